@@ -1,0 +1,236 @@
+"""Equilibria of the mean-field dynamics: interior (Newton) and on the weight bounds.
+
+An interior equilibrium solves ``F(x) = 0`` with every weight inside its
+bounds. A boundary equilibrium is an equilibrium of the clipped dynamics:
+some weights sit at a bound with their drift pointing outward (so clipping
+holds them there), and the remaining free coordinates solve ``F = 0``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+
+from biosynapse_verify.dynamics.meanfield import MeanFieldModel
+
+__all__ = ["Equilibrium", "EquilibriumError", "find_boundary", "find_interior"]
+
+logger = logging.getLogger(__name__)
+
+# Newton stops when every component of F is below this fraction of the
+# magnitude of the terms that make it up (a relative residual); 1e-10 leaves
+# five orders of magnitude above float64 cancellation error in those sums.
+RELATIVE_RESIDUAL_TOL = 1e-10
+MAX_NEWTON_STEPS = 60
+# In the simulator's end state, a weight closer than this fraction of its range
+# to a bound starts the boundary search fixed there. STDP noise keeps saturated
+# weights a few percent of the range away from the bound.
+START_BOUND_FRACTION = 0.05
+
+
+class EquilibriumError(RuntimeError):
+    """Newton's method did not reach an equilibrium."""
+
+
+@dataclass
+class Equilibrium:
+    """A state where the (possibly clipped) mean-field drift vanishes.
+
+    Attributes
+    ----------
+    kind : {"interior", "boundary"}
+    x : ndarray, shape (n,)
+        The state: rates (Hz) then normalised weights.
+    free : ndarray of bool, shape (n,)
+        Coordinates that are not held at a bound (all True for interior).
+    residual : float
+        Largest relative residual of the free coordinates.
+    newton_steps : int
+    outward_margin : float or None
+        For a boundary equilibrium, the smallest outward drift (1/s) of the
+        fixed coordinates; positive means every clipped weight is held.
+    inside_bounds : bool
+        Whether every weight lies within its bounds.
+    notes : list of str
+    """
+
+    kind: str
+    x: np.ndarray
+    free: np.ndarray
+    residual: float
+    newton_steps: int
+    outward_margin: float | None = None
+    inside_bounds: bool = True
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "kind": self.kind,
+            "relative_residual": self.residual,
+            "newton_steps": self.newton_steps,
+            "n_free": int(self.free.sum()),
+            "n_fixed_at_bounds": int((~self.free).sum()),
+            "outward_margin_per_s": self.outward_margin,
+            "inside_bounds": self.inside_bounds,
+            "notes": list(self.notes),
+        }
+
+
+def _residual_scale(model: MeanFieldModel, x: np.ndarray) -> np.ndarray:
+    """Magnitude of the terms summed in each component of F (same units as F)."""
+    rates = x[: model.n_rates]
+    drive = model.drive(x)
+    scale = np.empty(model.n)
+    phi = np.concatenate(
+        [
+            model.transfers[p.name].rate(drive[model.rate_offsets[p.name]:][: p.size])
+            for p in model.spec.populations
+        ]
+    )
+    scale[: model.n_rates] = (np.abs(phi) + np.abs(rates) + 1.0) / model.tau_rate
+    for block in model.plastic_blocks():
+        proj = block.structure
+        pl = proj.spec.plasticity
+        post = block.target_offset + proj.post
+        nu = model._presynaptic_rates(block, rates)
+        term = pl.eta * nu * (np.abs(rates[post]) + 1.0) * (
+            pl.a_plus * pl.tau_plus + pl.a_minus * pl.tau_minus
+        )
+        scale[block.weight_slice] = term / proj.spec.w_max + 1e-300
+    return scale
+
+
+def _newton(
+    model: MeanFieldModel, x0: np.ndarray, free: np.ndarray
+) -> tuple[np.ndarray, float, int]:
+    """Damped Newton on the free coordinates; the others stay at x0."""
+    x = x0.copy()
+    index = np.flatnonzero(free)
+    for step in range(MAX_NEWTON_STEPS + 1):
+        scale = _residual_scale(model, x)[index]
+        f = model.drift(x)[index]
+        residual = float(np.max(np.abs(f) / scale)) if index.size else 0.0
+        if residual <= RELATIVE_RESIDUAL_TOL or step == MAX_NEWTON_STEPS:
+            return x, residual, step
+        jac = model.jacobian(x)[index][:, index]
+        try:
+            delta = spla.spsolve(sp.csc_matrix(jac), -f)
+        except RuntimeError as err:  # singular factor
+            raise EquilibriumError(f"Newton step {step}: singular Jacobian ({err})")
+        if not np.all(np.isfinite(delta)):
+            raise EquilibriumError(f"Newton step {step}: singular Jacobian")
+        x = _line_search(model, x, index, delta, scale, residual)
+    raise AssertionError("unreachable")
+
+
+def _line_search(
+    model: MeanFieldModel,
+    x: np.ndarray,
+    index: np.ndarray,
+    delta: np.ndarray,
+    scale: np.ndarray,
+    residual: float,
+) -> np.ndarray:
+    """Halve the Newton step until the scaled residual decreases (at most 30 times)."""
+    step = 1.0
+    for _ in range(30):
+        trial = x.copy()
+        trial[index] += step * delta
+        trial[: model.n_rates] = np.maximum(trial[: model.n_rates], 0.0)
+        value = np.max(np.abs(model.drift(trial)[index]) / scale)
+        if np.isfinite(value) and value < residual:
+            return trial
+        step *= 0.5
+    return trial
+
+
+def find_interior(model: MeanFieldModel, x0: np.ndarray) -> Equilibrium:
+    """Solve ``F(x) = 0`` by Newton from ``x0`` (the simulator's end state).
+
+    Raises
+    ------
+    EquilibriumError
+        If Newton does not reach :data:`RELATIVE_RESIDUAL_TOL`.
+    """
+    free = np.ones(model.n, dtype=bool)
+    x, residual, steps = _newton(model, x0, free)
+    if residual > RELATIVE_RESIDUAL_TOL:
+        raise EquilibriumError(
+            f"Newton stopped after {steps} steps at relative residual "
+            f"{residual:.3g} (tolerance {RELATIVE_RESIDUAL_TOL:g})"
+        )
+    lower, upper = model.bounds()
+    weights = x[model.n_rates :]
+    inside = bool(np.all(weights >= lower) and np.all(weights <= upper))
+    notes = []
+    if not inside:
+        outside = int(np.sum((weights < lower) | (weights > upper)))
+        notes.append(
+            f"{outside} of {weights.size} equilibrium weights lie outside their "
+            "bounds, so this fixed point of the unclipped drift is not reached "
+            "by the clipped dynamics"
+        )
+    logger.info("interior equilibrium after %d Newton steps, residual %.2g", steps, residual)
+    return Equilibrium("interior", x, free, residual, steps, inside_bounds=inside, notes=notes)
+
+
+def find_boundary(model: MeanFieldModel, x0: np.ndarray, max_rounds: int = 20) -> Equilibrium:
+    """Find an equilibrium of the clipped dynamics near ``x0``.
+
+    Weights within :data:`START_BOUND_FRACTION` of a bound in ``x0`` start
+    fixed at that bound; Newton solves for the free coordinates. Each round
+    then releases fixed weights whose drift points inward, fixes free weights
+    that left the box at the bound they crossed, and sends free weights whose
+    own dynamics repel them (positive Jacobian diagonal) to the bound on the
+    side where ``x0`` has them. The rounds stop when the assignment no longer
+    changes. The result is a candidate only: its stability is decided by the
+    Jacobian of the free coordinates.
+    """
+    lower, upper = model.bounds()
+    n_r = model.n_rates
+    span = upper - lower
+    start_weights = x0[n_r:]
+    at_lower = start_weights <= lower + START_BOUND_FRACTION * span
+    at_upper = start_weights >= upper - START_BOUND_FRACTION * span
+    x = x0.copy()
+    for round_ in range(max_rounds):
+        x[n_r:][at_lower] = lower[at_lower]
+        x[n_r:][at_upper] = upper[at_upper]
+        free = np.concatenate([np.ones(n_r, bool), ~(at_lower | at_upper)])
+        x, residual, steps = _newton(model, x, free)
+        drift = model.drift(x)[n_r:]
+        weights = x[n_r:]
+        repelling = free[n_r:] & (model.jacobian(x).diagonal()[n_r:] > 0)
+        above = start_weights > weights
+        new_lower = (
+            (at_lower & (drift <= 0))
+            | (free[n_r:] & (weights < lower))
+            | (repelling & ~above)
+        )
+        new_upper = (
+            (at_upper & (drift >= 0))
+            | (free[n_r:] & (weights > upper))
+            | (repelling & above)
+        )
+        new_lower &= ~new_upper
+        if np.array_equal(new_lower, at_lower) and np.array_equal(new_upper, at_upper):
+            break
+        at_lower, at_upper = new_lower, new_upper
+    outward = np.concatenate([-drift[at_lower], drift[at_upper]])
+    margin = float(outward.min()) if outward.size else None
+    notes = [f"assignment of weights to bounds settled after {round_ + 1} rounds"]
+    logger.info("boundary equilibrium: %d weights fixed, margin %s", (~free).sum(), margin)
+    return Equilibrium(
+        "boundary",
+        x,
+        free,
+        residual,
+        steps,
+        outward_margin=margin,
+        inside_bounds=True,
+        notes=notes,
+    )
