@@ -1,0 +1,18 @@
+# The two commands a fresh clone needs (both set up .venv first if needed):
+#   make verify   verify the default network (networks/vanrossum2000.yaml)
+#   make test     run the test suite
+.PHONY: setup verify test test-all
+
+NETWORK ?= networks/vanrossum2000.yaml
+
+setup:
+	@bash scripts/setup.sh
+
+verify: setup
+	.venv/bin/biosynapse-verify verify $(NETWORK)
+
+test: setup
+	.venv/bin/python -m pytest -m "not slow" -q
+
+test-all: setup
+	.venv/bin/python -m pytest -q

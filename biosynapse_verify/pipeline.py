@@ -1,0 +1,535 @@
+"""The ``verify`` job: simulate, calibrate, linearise, certify, check, report.
+
+Each stage is a short function; :func:`verify` runs them in order and
+returns a :class:`VerifyOutcome` with the verdict, the certificate record and
+the paths written. Progress goes to a ``progress(stage, fraction)`` callback so
+the command line can draw it; the library itself only logs.
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+from biosynapse_verify import __version__
+from biosynapse_verify.dynamics.calibration import calibrate_transfer, static_weights
+from biosynapse_verify.dynamics.equilibrium import (
+    Equilibrium,
+    EquilibriumError,
+    find_boundary,
+    find_interior,
+)
+from biosynapse_verify.dynamics.meanfield import MeanFieldModel
+from biosynapse_verify.evidence import distance_series, fit_decay_rate, weight_summary
+from biosynapse_verify.spec.loader import spec_hash
+from biosynapse_verify.spec.schema import NetworkSpec
+from biosynapse_verify.spec.structure import NetworkStructure, build_structure
+
+__all__ = ["NumericalFailure", "VerifyOptions", "VerifyOutcome", "verify"]
+
+logger = logging.getLogger(__name__)
+
+Progress = Callable[[str, float], None]
+
+EXIT_CERTIFIED = 0
+EXIT_NOT_CERTIFIED = 1
+EXIT_BAD_INPUT = 2
+EXIT_NUMERICAL_FAILURE = 3
+
+# Dense eigenvalues are computed up to this size for the spectrum plot and the
+# predicted decay rates; beyond it ARPACK finds the rightmost ones.
+DENSE_SPECTRUM_MAX = 3000
+
+
+class NumericalFailure(RuntimeError):
+    """A numerical stage failed (non-finite simulation, no equilibrium, solver error)."""
+
+
+@dataclass
+class VerifyOptions:
+    """Settings of one ``verify`` run that are not part of the spec.
+
+    Attributes
+    ----------
+    backend : str
+        Simulator backend name.
+    out_dir : Path or None
+        Report folder; ``reports/<network>`` when None.
+    duration : float or None
+        Simulated time in seconds, overriding the spec.
+    seeds : list of int or None
+        Trial seeds, overriding the spec.
+    device : str
+        Torch device for the torch backend.
+    """
+
+    backend: str = "torch"
+    out_dir: Path | None = None
+    duration: float | None = None
+    seeds: list[int] | None = None
+    device: str = "cpu"
+
+
+@dataclass
+class VerifyOutcome:
+    """Result of :func:`verify`."""
+
+    verdict: str
+    exit_code: int
+    certificate: dict
+    paths: dict[str, Path] = field(default_factory=dict)
+
+
+def _no_progress(stage: str, fraction: float) -> None:
+    return None
+
+
+def verify(
+    spec: NetworkSpec, options: VerifyOptions | None = None, progress: Progress = _no_progress
+) -> VerifyOutcome:
+    """Run the whole verification of ``spec`` and write its report.
+
+    Raises
+    ------
+    NumericalFailure
+        When the simulation produces non-finite values or no equilibrium can
+        be found.
+    """
+    from biosynapse_verify.simulate import get_backend
+
+    options = options or VerifyOptions()
+    timings: dict[str, float] = {}
+    structure = build_structure(spec)
+    backend = get_backend(options.backend, device=options.device)
+
+    with _timed(timings, "simulation"):
+        sim = backend.run(
+            spec,
+            seeds=options.seeds,
+            duration=options.duration,
+            progress=lambda f: progress("simulate", f),
+        )
+    _require_finite(sim)
+    with _timed(timings, "calibration"):
+        fits = calibrate_transfer(
+            spec, structure, backend, progress=lambda f: progress("calibrate", f)
+        )
+    model = MeanFieldModel(
+        spec,
+        structure,
+        {name: fit.transfer for name, fit in fits.items()},
+        static_weights(structure, sim.seeds[0]),
+    )
+    with _timed(timings, "equilibrium"):
+        states = _simulated_states(model, sim)
+        interior, boundary, notes = _equilibria(model, spec, states)
+    judged = interior if spec.analysis.equilibrium == "interior" else boundary
+
+    analysis = _analyse(judged, model, timings, progress)
+    record = _record(
+        spec, options, sim, fits, model, states, interior, boundary, judged, analysis, notes
+    )
+    record["timings"] = timings
+    paths = _write(spec, options, record, analysis, sim, model, states, judged)
+    exit_code = EXIT_CERTIFIED if record["verdict"] == "certified" else EXIT_NOT_CERTIFIED
+    return VerifyOutcome(record["verdict"], exit_code, record, paths)
+
+
+# --------------------------------------------------------------------- stages
+class _timed:
+    def __init__(self, timings: dict[str, float], name: str) -> None:
+        self.timings, self.name = timings, name
+
+    def __enter__(self) -> None:
+        self.start = time.perf_counter()
+        logger.info("stage %s started", self.name)
+
+    def __exit__(self, *exc: object) -> None:
+        self.timings[self.name] = time.perf_counter() - self.start
+        logger.info("stage %s took %.2f s", self.name, self.timings[self.name])
+
+
+def _require_finite(sim: object) -> None:
+    for name, weights in sim.weights.items():
+        if not np.all(np.isfinite(weights)):
+            raise NumericalFailure(
+                f"simulation produced non-finite weights in projection {name!r}; "
+                "reduce dt or check the plasticity parameters"
+            )
+
+
+def _simulated_states(model: MeanFieldModel, sim: object) -> np.ndarray:
+    """Stack the simulation into states ``(B, R, n)`` at the record times.
+
+    The rate at a record time is the rate measured over the interval that
+    ends there; at t = 0 the first interval's rate is used.
+    """
+    rates = np.concatenate(
+        [sim.window_rates[p.name] for p in model.spec.populations], axis=2
+    )
+    rates = np.concatenate([rates[:, :1], rates], axis=1)
+    batch, records = rates.shape[:2]
+    states = np.empty((batch, records, model.n))
+    states[..., : model.n_rates] = rates
+    for block in model.plastic_blocks():
+        proj = block.structure.spec
+        states[..., block.weight_slice] = sim.weights[proj.name] / proj.w_max
+    return states
+
+
+def _end_state(model: MeanFieldModel, states: np.ndarray, fraction: float) -> np.ndarray:
+    """Seed-averaged state over the last ``fraction`` of the record."""
+    records = states.shape[1]
+    start = min(records - 1, int(np.floor(records * (1.0 - fraction))))
+    x = states[:, start:, :].mean(axis=(0, 1))
+    x[model.n_rates :] = states[:, -1, model.n_rates :].mean(axis=0)
+    return x
+
+
+def _equilibria(
+    model: MeanFieldModel, spec: NetworkSpec, states: np.ndarray
+) -> tuple[Equilibrium | None, Equilibrium | None, list[str]]:
+    """Find the interior equilibrium (two starts) and a boundary equilibrium."""
+    notes: list[str] = []
+    x_end = _end_state(model, states, spec.analysis.settle_fraction)
+    interior = None
+    starts = {"simulator end state (seed average)": x_end}
+    uniform = x_end.copy()
+    uniform[model.n_rates :] = x_end[model.n_rates :].mean()
+    starts["uniform weights at the end-state mean"] = uniform
+    for label, start in starts.items():
+        try:
+            interior = find_interior(model, start)
+            interior.notes.append(f"Newton started from the {label}")
+            break
+        except EquilibriumError as err:
+            notes.append(f"interior Newton from the {label} failed: {err}")
+    boundary_start = states[0, -1].copy()
+    boundary_start[: model.n_rates] = x_end[: model.n_rates]
+    try:
+        boundary = find_boundary(model, boundary_start)
+    except EquilibriumError as err:
+        boundary = None
+        notes.append(f"boundary equilibrium search failed: {err}")
+    if interior is None and boundary is None:
+        raise NumericalFailure("no equilibrium found: " + "; ".join(notes))
+    return interior, boundary, notes
+
+
+def _jacobian_of(judged: Equilibrium, model: MeanFieldModel) -> sp.csr_matrix:
+    jac = model.jacobian(judged.x)
+    if judged.free.all():
+        return jac
+    index = np.flatnonzero(judged.free)
+    return jac[index][:, index].tocsr()
+
+
+def _spectrum(jac: sp.csr_matrix) -> np.ndarray:
+    if jac.shape[0] <= DENSE_SPECTRUM_MAX:
+        return np.linalg.eigvals(jac.toarray())
+    import scipy.sparse.linalg as spla
+
+    k = min(64, jac.shape[0] - 2)
+    return spla.eigs(jac, k=k, which="LR", return_eigenvectors=False)
+
+
+def _analyse(
+    judged: Equilibrium | None,
+    model: MeanFieldModel,
+    timings: dict[str, float],
+    progress: Progress,
+) -> dict:
+    """Linearise at the judged equilibrium, search a certificate and check it."""
+    from biosynapse_verify.certify import search_certificate
+    from biosynapse_verify.check import check_instability, check_lyapunov
+
+    if judged is None:
+        return {
+            "verdict": "inconclusive",
+            "reason": "no equilibrium of the requested kind was found",
+        }
+    jac = _jacobian_of(judged, model)
+    progress("certify", 0.0)
+    with _timed(timings, "spectrum"):
+        eigenvalues = _spectrum(jac)
+    with _timed(timings, "search"):
+        search = search_certificate(jac)
+    progress("certify", 0.5)
+    analysis = {"A": jac, "eigenvalues": eigenvalues, "search": search, "check": None}
+    with _timed(timings, "check"):
+        if search.candidate is not None:
+            c = search.candidate
+            analysis["check"] = check_lyapunov(jac, c.P, c.beta)
+        elif search.instability is not None and search.instability.chetaev is not None:
+            ch = search.instability.chetaev
+            analysis["check"] = check_instability(jac, ch.P, ch.gamma, ch.witness)
+    progress("certify", 1.0)
+    analysis.update(_verdict(judged, search, analysis["check"]))
+    return analysis
+
+
+def _verdict(judged: Equilibrium, search: object, check: object) -> dict[str, str]:
+    """Combine equilibrium validity, search and rigorous check into a verdict."""
+    if judged.kind == "interior" and not judged.inside_bounds:
+        return {
+            "verdict": "inconclusive",
+            "reason": "the interior fixed point lies outside the weight bounds; "
+            "analyse the boundary equilibrium instead (analysis.equilibrium: boundary)",
+        }
+    if judged.kind == "boundary" and (judged.outward_margin or 1.0) <= 0:
+        return {
+            "verdict": "inconclusive",
+            "reason": "a weight held at a bound has zero or inward drift, so the "
+            "boundary state is not an equilibrium of the clipped dynamics",
+        }
+    if check is None:
+        return {"verdict": "inconclusive", "reason": search.reason()}
+    if not check.valid:
+        return {
+            "verdict": "inconclusive",
+            "reason": f"the rigorous check rejected the {check.claim} claim: {check.reason}",
+        }
+    if check.claim == "stable":
+        return {"verdict": "certified", "reason": check.reason}
+    return {"verdict": "refuted", "reason": check.reason}
+
+
+# ------------------------------------------------------------------- record
+SCOPE = (
+    "The certificate is for the averaged (mean-field) learning dynamics; the "
+    "simulation is evidence for the spiking network."
+)
+
+
+def matrix_hash(matrix: sp.spmatrix | np.ndarray) -> str:
+    """Return the SHA-256 of a matrix in canonical CSR form (shape, indices, values)."""
+    import hashlib
+
+    csr = sp.csr_matrix(matrix)
+    csr.sum_duplicates()
+    csr.sort_indices()
+    digest = hashlib.sha256()
+    digest.update(np.asarray(csr.shape, dtype=np.int64).tobytes())
+    digest.update(csr.indptr.astype(np.int64).tobytes())
+    digest.update(csr.indices.astype(np.int64).tobytes())
+    digest.update(csr.data.astype(np.float64).tobytes())
+    return digest.hexdigest()
+
+
+def _versions() -> dict[str, str]:
+    import importlib.metadata as md
+
+    versions = {"biosynapse-verify": __version__, "python": platform.python_version()}
+    for package in ("numpy", "scipy", "torch", "cvxpy", "scs", "python-flint", "sympy"):
+        try:
+            versions[package] = md.version(package)
+        except md.PackageNotFoundError:
+            versions[package] = "not installed"
+    return versions
+
+
+def _spectral_summary(eigenvalues: np.ndarray, count: int = 8) -> dict:
+    order = np.argsort(-eigenvalues.real)
+    top = eigenvalues[order[:count]]
+    return {
+        "spectral_abscissa": float(eigenvalues.real.max()),
+        "n_eigenvalues": int(eigenvalues.size),
+        "n_positive_real_part": int(np.sum(eigenvalues.real > 0)),
+        "rightmost": [[float(z.real), float(z.imag)] for z in top],
+        "note": "floating-point eigenvalues, shown as evidence; the verdict rests on the rigorous check",
+    }
+
+
+def _other_equilibrium(eq: Equilibrium | None, model: MeanFieldModel) -> dict | None:
+    if eq is None:
+        return None
+    summary = eq.to_dict()
+    jac = _jacobian_of(eq, model)
+    summary["spectrum"] = _spectral_summary(_spectrum(jac))
+    return summary
+
+
+def _claim(verdict: str, judged: Equilibrium | None, analysis: dict) -> str:
+    kind = judged.kind if judged else "requested"
+    if verdict == "certified":
+        cert = analysis["search"].candidate
+        return (
+            f"V(x) = 1/2 (x - x*)' P (x - x*) with lambda_min(P) >= 1 satisfies "
+            f"dV/dt <= -{cert.beta:.6g} ||x - x*||^2 for the linearised mean-field "
+            f"dynamics at the {kind} equilibrium x*, so x* is locally exponentially stable."
+        )
+    if verdict == "refuted":
+        growth = analysis["check"].growth_rate_lower
+        return (
+            f"The linearised mean-field dynamics at the {kind} equilibrium have an "
+            f"eigenvalue with real part at least {growth:.6g} 1/s, so x* is unstable."
+        )
+    return f"No verdict on the {kind} equilibrium: {analysis['reason']}"
+
+
+def _record(
+    spec: NetworkSpec,
+    options: VerifyOptions,
+    sim: object,
+    fits: dict,
+    model: MeanFieldModel,
+    states: np.ndarray,
+    interior: Equilibrium | None,
+    boundary: Equilibrium | None,
+    judged: Equilibrium | None,
+    analysis: dict,
+    notes: list[str],
+) -> dict:
+    verdict = analysis["verdict"]
+    record: dict = {
+        "format": {"name": "biosynapse-verify certificate", "version": 1},
+        "network": spec.name,
+        "source": spec.source,
+        "verdict": verdict,
+        "reason": analysis["reason"],
+        "claim": _claim(verdict, judged, analysis),
+        "scope": SCOPE,
+        "state": {
+            "n": int(model.n if judged is None else judged.free.sum()),
+            "n_rates": model.n_rates,
+            "n_weights": model.n_weights,
+            "coordinates": "rates in Hz, then plastic weights as fractions of w_max",
+        },
+        "equilibrium": None if judged is None else judged.to_dict(),
+        "equilibria": {
+            "interior": _other_equilibrium(interior, model),
+            "boundary": _other_equilibrium(boundary, model),
+            "notes": notes,
+        },
+        "calibration": _calibration_record(fits, model, states, spec),
+        "simulation": _simulation_record(sim, spec),
+        "versions": _versions(),
+        "hashes": {"spec": spec_hash(spec)},
+        "spec": spec.model_dump(mode="json"),
+    }
+    if "A" in analysis:
+        record["hashes"]["A"] = matrix_hash(analysis["A"])
+        record["spectrum"] = _spectral_summary(analysis["eigenvalues"])
+        record.update(_search_and_check_record(analysis))
+        record["decay"] = _decay_record(analysis, judged, model, states, sim)
+    return record
+
+
+def _search_and_check_record(analysis: dict) -> dict:
+    search, check = analysis["search"], analysis["check"]
+    out = {"ladder": search.to_dict(), "check": None if check is None else check.to_dict()}
+    if search.candidate is not None:
+        out["certificate"] = search.candidate.to_dict()
+    if search.instability is not None:
+        out["refutation"] = search.instability.to_dict()
+    out["tolerances"] = dict(getattr(search, "tolerances", {}) or {})
+    if check is not None:
+        out["tolerances"].update(getattr(check, "tolerances", {}) or {})
+    return out
+
+
+def _calibration_record(
+    fits: dict, model: MeanFieldModel, states: np.ndarray, spec: NetworkSpec
+) -> dict:
+    """Fit quality, plus how well phi predicts the simulated end-state rates."""
+    x_end = _end_state(model, states, spec.analysis.settle_fraction)
+    drive = model.drive(x_end)
+    out = {}
+    for pop in spec.populations:
+        part = slice(model.rate_offsets[pop.name], model.rate_offsets[pop.name] + pop.size)
+        predicted = fits[pop.name].transfer.rate(drive[part])
+        measured = x_end[part]
+        entry = fits[pop.name].to_dict()
+        entry["end_state_rate_measured_Hz"] = float(measured.mean())
+        entry["end_state_rate_predicted_Hz"] = float(predicted.mean())
+        entry["end_state_rms_error_Hz"] = float(np.sqrt(np.mean((predicted - measured) ** 2)))
+        out[pop.name] = entry
+    return out
+
+
+def _simulation_record(sim: object, spec: NetworkSpec) -> dict:
+    weights = {}
+    for proj in spec.projections:
+        if proj.plasticity is None:
+            continue
+        weights[proj.name] = weight_summary(
+            sim.weights[proj.name][:, -1], proj.w_min, proj.w_max
+        )
+    rates = {
+        pop.name: float(sim.mean_rates(pop.name).mean()) for pop in spec.populations
+    }
+    return {
+        "backend": sim.backend,
+        "seeds": list(sim.seeds),
+        "dt_s": sim.dt,
+        "duration_s": sim.duration,
+        "wall_time_s": sim.wall_time,
+        "mean_rate_Hz": rates,
+        "final_weights": weights,
+    }
+
+
+def _decay_record(
+    analysis: dict,
+    judged: Equilibrium,
+    model: MeanFieldModel,
+    states: np.ndarray,
+    sim: object,
+) -> dict:
+    weights_only = judged.free.copy()
+    weights_only[: model.n_rates] = False
+    times = np.asarray(sim.record_times)
+    distance = distance_series(states, judged.x, weights_only).mean(axis=0)
+    measured = fit_decay_rate(times, distance) if weights_only.any() else {"rate": None}
+    eigenvalues = analysis["eigenvalues"]
+    out = {
+        "measured_weight_decay_rate_per_s": measured["rate"],
+        "measured_window_s": [measured.get("t_start"), measured.get("t_stop")],
+        "predicted_slowest_rate_per_s": float(-eigenvalues.real.max()),
+        "note": "positive rates decay, negative rates grow; the measured rate is a "
+        "log-linear fit of the seed-mean weight distance from x* above its noise floor",
+    }
+    if analysis["search"].candidate is not None:
+        out["certified_rate_per_s"] = float(analysis["search"].candidate.alpha)
+    return out
+
+
+# ------------------------------------------------------------------- output
+def _write(
+    spec: NetworkSpec,
+    options: VerifyOptions,
+    record: dict,
+    analysis: dict,
+    sim: object,
+    model: MeanFieldModel,
+    states: np.ndarray,
+    judged: Equilibrium | None,
+) -> dict[str, Path]:
+    from biosynapse_verify.report import figures_for, write_report
+
+    out_dir = options.out_dir or Path("reports") / spec.name
+    arrays: dict[str, np.ndarray] = {}
+    if "A" in analysis:
+        csr = sp.csr_matrix(analysis["A"])
+        arrays.update(
+            {
+                "A_data": csr.data,
+                "A_indices": csr.indices,
+                "A_indptr": csr.indptr,
+                "A_shape": np.asarray(csr.shape),
+            }
+        )
+        if analysis["search"].candidate is not None:
+            arrays["P"] = np.asarray(analysis["search"].candidate.P)
+    if judged is not None:
+        arrays["x_star"] = judged.x
+        arrays["free"] = judged.free
+    figures = figures_for(record, analysis, sim, model, states, judged)
+    return write_report(out_dir, record, figures, arrays)
