@@ -196,6 +196,7 @@ def test_missing_core_key_named(tmp_path, key):
         ({"hashes": {"A": _sha("A")}}, "hashes: missing required key 'spec'"),
         ({"hashes": {"spec": "ABC"}}, "hashes.spec: expected 64 lowercase hex"),
         ({"versions": {"package": "0.1.0"}}, "versions: missing required key 'python'"),
+        ({"versions": {"python": "3.11.2"}}, "missing the biosynapse-verify version"),
         ({"versions": {"package": "0.1.0", "python": 3.11}}, "versions.python"),
         (
             {"arrays": {"A": {"file": "../../etc/passwd.npz", "sha256": _sha("A")}}},
@@ -300,6 +301,14 @@ def test_failed_write_keeps_previous(tmp_path):
         write_certificate_json(path, minimal_certificate(beta=math.nan))
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.json"]
+
+
+def test_package_version_alias_accepted(tmp_path):
+    versions = {"biosynapse-verify": "0.1.0", "python": "3.11.2"}
+    path = write_certificate_json(
+        tmp_path / "c.json", minimal_certificate(versions=versions)
+    )
+    assert read_certificate_json(path)["versions"] == versions
 
 
 def test_extra_sections_allowed(tmp_path):

@@ -415,3 +415,118 @@ def test_pdf_renders_with_weasyprint(figures):
     assert 2 <= len(document.pages) <= 12
     pdf = document.write_pdf()
     assert pdf.startswith(b"%PDF")
+
+
+def pipeline_style_certificate() -> dict:
+    """Build a certificate shaped like the verify pipeline's record.
+
+    The ladder is an object with ``attempts`` that carry a ``succeeded``
+    flag, the refutation lists ``eigenvalues_near_axis``, the package version
+    is stored under "biosynapse-verify", and the spec is included.
+    """
+    certificate = sample_certificate("refuted")
+    certificate["versions"] = {"biosynapse-verify": "0.1.0", "python": "3.11.2"}
+    certificate["reason"] = "Proven by exact: Q is positive definite."
+    certificate["scope"] = MEAN_FIELD_SENTENCE
+    certificate["source"] = "Song, Miller & Abbott (2000) Nat. Neurosci. 3:919-926"
+    certificate["spec"] = {"name": "song2000_additive", "inputs": [{"size": 1000}]}
+    certificate["ladder"] = {
+        "status": "instability",
+        "reason": "no strategy found a certificate; A has unstable eigenvalues",
+        "attempts": [
+            {
+                "strategy": "identity",
+                "applied": True,
+                "succeeded": False,
+                "reason": "symmetric part not negative definite",
+                "seconds": 0.000250871,
+            },
+            {
+                "strategy": "diagonal",
+                "applied": False,
+                "succeeded": False,
+                "reason": "A is not Hurwitz",
+                "seconds": 0.0,
+            },
+        ],
+        "options": {"sdp_max_n": 150},
+    }
+    certificate["refutation"] = {
+        "n_unstable": 999,
+        "eigenvalues_near_axis": [[0.00231, 0.0], [-0.04, 0.0]],
+        "modes": [
+            {
+                "eigenvalue": [0.00231, 0.0],
+                "classification": "real",
+                "top_entries": [{"index": 3, "magnitude": 0.7}],
+            }
+        ],
+        "chetaev": {"gamma": 0.001, "details": {"deep": {"deeper": {"x": 1}}}},
+        "summary": "999 eigenvalues with Re > 0",
+    }
+    return certificate
+
+
+def test_pipeline_ladder_object():
+    page = render_html(pipeline_style_certificate(), {})
+    text = _visible_text(page)
+    assert "None of the 2 strategies produced a certificate." in text
+    assert "not applicable" in text
+    assert "failed" in text
+    assert "0.000251" in text  # seconds shown to 3 significant digits
+    assert "sdp max n" in text
+    assert "no strategy found a certificate" in text
+
+
+def test_pipeline_refutation_pairs_in_table():
+    page = render_html(pipeline_style_certificate(), {})
+    rows = re.findall(
+        r'<tr><td class="num">(\d+)</td><td class="num">([^<]*)</td>', page
+    )
+    assert rows == [("1", "0.00231"), ("2", "-0.04")]
+    assert "999 eigenvalues with Re &gt; 0" in page
+
+
+def test_deep_nesting_shown_as_json():
+    page = render_html(pipeline_style_certificate(), {})
+    assert '<code class="json">' in page
+    assert "{&#34;deeper&#34;: {&#34;x&#34;: 1}}" in page
+
+
+def test_banner_shows_reason_and_source():
+    text = _visible_text(render_html(pipeline_style_certificate(), {}))
+    assert "Reason: Proven by exact: Q is positive definite." in text
+    assert "Model source: Song, Miller & Abbott (2000)" in text
+    assert text.count(MEAN_FIELD_SENTENCE) == 1  # scope equal to it is not repeated
+
+
+def test_spec_appendix_shown():
+    text = _visible_text(render_html(pipeline_style_certificate(), {}))
+    assert "Appendix: network spec as validated" in text
+    assert '"name": "song2000_additive"' in text
+
+
+@pytest.mark.parametrize(
+    ("name", "title"),
+    [
+        ("weights_feedforward", "Weights: feedforward"),
+        ("decay_rates", "Decay rates"),
+        ("spectrum", "Spectrum of A"),
+        ("raster", "raster"),
+    ],
+)
+def test_figure_titles_by_name(figures, name, title):
+    page = render_html(sample_certificate(), {name: figures["decay"]})
+    assert f"<strong>{title}.</strong>" in page
+
+
+def test_figures_ordered_by_kind(figures):
+    named_figures = {
+        "raster": figures["decay"],
+        "decay_rates": figures["decay"],
+        "weights_ff": figures["weights"],
+        "spectrum": figures["spectrum"],
+    }
+    page = render_html(sample_certificate(), named_figures)
+    order = re.findall(r'<figure id="figure-([^"]+)">', page)
+    assert order == ["spectrum", "weights_ff", "decay_rates", "raster"]

@@ -90,6 +90,14 @@ def test_spectrum_symlog_when_decades_apart():
     assert axes.xaxis.get_transform().linthresh <= 2e-5
 
 
+def test_spectrum_symlog_for_fast_rate_mode():
+    # 100 weight modes at -1.37 1/s and one rate mode at -100 1/s: on a linear
+    # axis the weight modes would sit on the imaginary axis.
+    eigenvalues = np.concatenate([np.full(100, -1.36786), [-100.0]]) + 0j
+    axes = spectrum_figure(eigenvalues, title="t").axes[0]
+    assert axes.get_xscale() == "symlog"
+
+
 def test_spectrum_linear_when_comparable():
     eigenvalues = -np.linspace(0.5, 3.0, 100) + 0j
     axes = spectrum_figure(eigenvalues, title="t").axes[0]

@@ -13,6 +13,7 @@ the pipeline can add sections without a format change:
     ``{"spec": <sha256 hex>, ...}``; every value is a SHA-256 hex digest.
 ``versions``
     ``{"package": ..., "python": ..., ...}``; every value is a string or null.
+    The package version may also be stored under ``"biosynapse-verify"``.
 
 An optional ``arrays`` entry maps an array name to
 ``{"file": "<name>.npz", "sha256": <hex>, ...}``. File names must be plain
@@ -57,7 +58,8 @@ CERTIFICATE_FORMAT: dict[str, Any] = {"name": FORMAT_NAME, "version": FORMAT_VER
 VERDICTS = ("certified", "refuted", "inconclusive")
 REQUIRED_KEYS = ("format", "network", "verdict", "hashes", "versions")
 REQUIRED_HASHES = ("spec",)
-REQUIRED_VERSIONS = ("package", "python")
+REQUIRED_VERSIONS = ("python",)
+PACKAGE_VERSION_KEYS = ("package", "biosynapse-verify")
 
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 # Array files live next to the JSON. A name with a folder part or ".." could
@@ -331,6 +333,11 @@ def _validate_versions(value: Any) -> None:
     for key in REQUIRED_VERSIONS:
         if key not in value:
             raise CertificateFormatError(f"versions: missing required key {key!r}")
+    if not any(key in value for key in PACKAGE_VERSION_KEYS):
+        raise CertificateFormatError(
+            "versions: missing the biosynapse-verify version; store it under "
+            "'package' or 'biosynapse-verify'"
+        )
     for key, version in value.items():
         if version is not None and not isinstance(version, str):
             raise CertificateFormatError(

@@ -13,6 +13,7 @@ a newer pipeline never has fields hidden from the reader.
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import math
 from collections.abc import Mapping
@@ -35,6 +36,12 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 DISPLAY_DIGITS = 6
 # Longer lists are cut on the page, with a pointer to certificate.json.
 MAX_LIST_ITEMS = 12
+# Nested objects are tables down to this depth and compact JSON below it.
+MAX_TABLE_DEPTH = 2
+# Compact JSON text longer than this is cut, with a pointer to certificate.json.
+MAX_JSON_CHARS = 600
+# Timings are shown to this many significant digits.
+SECONDS_DIGITS = 3
 # Ladder results that mean the strategy produced a certificate.
 SUCCESS_RESULTS = frozenset({"succeeded", "success", "certified", "found", "valid"})
 
@@ -60,19 +67,23 @@ FIGURE_TITLES = {
     "decay": "Decay rates",
 }
 
-# Section key -> (heading, [(field key, label)]). Fields not listed are shown
-# after the listed ones, under their own key.
+# Section key -> (heading, [(field key, label)]). Several keys may share a
+# label where pipeline versions name a field differently. Fields not listed
+# are shown after the listed ones, under their own key.
 SECTIONS: dict[str, tuple[str, list[tuple[str, str]]]] = {
     "certificate": (
         "Lyapunov certificate",
         [
             ("method", "search method"),
+            ("strategy", "search strategy"),
             ("beta", "β in dV/dt ≤ −β ‖x − x*‖² (1/s)"),
             ("lambda_min_P", "λ_min(P) (normalised to ≥ 1)"),
             ("lambda_max_P", "λ_max(P)"),
             ("alpha", "decay rate α = β / λ_max(P) (1/s)"),
             ("decay_rate", "decay rate α = β / λ_max(P) (1/s)"),
             ("kappa", "condition number κ(P) = λ_max / λ_min"),
+            ("condition_number_P", "condition number κ(P) = λ_max / λ_min"),
+            ("transient_factor", "transient factor √κ(P)"),
             ("bound", "bound"),
             ("bound_formula", "bound"),
         ],
@@ -80,17 +91,39 @@ SECTIONS: dict[str, tuple[str, list[tuple[str, str]]]] = {
     "check": (
         "Rigorous check",
         [
+            ("claim", "claim checked"),
             ("method", "method"),
             ("valid", "valid"),
-            ("margin", "margin"),
+            ("margin", "margin (lower bound on λ_min of the proven matrix)"),
+            ("lambda_min_P_lower", "λ_min(P), lower bound"),
+            ("growth_rate_lower", "growth rate max Re λ(A), lower bound (1/s)"),
             ("reason", "reason"),
             ("seconds", "time (s)"),
         ],
     ),
     "equilibrium": (
         "Equilibrium",
-        [("kind", "kind"), ("residual_norm", "residual ‖F(x*)‖")],
+        [
+            ("kind", "kind"),
+            ("residual_norm", "residual ‖F(x*)‖"),
+            ("relative_residual", "relative residual of F(x*) = 0"),
+            ("newton_steps", "Newton steps"),
+            ("n_free", "free coordinates"),
+            ("n_fixed_at_bounds", "coordinates held at a weight bound"),
+            ("outward_margin_per_s", "smallest outward drift at the bounds (1/s)"),
+            ("inside_bounds", "inside the weight bounds"),
+        ],
     ),
+    "spectrum": (
+        "Spectrum of A (floating point)",
+        [
+            ("spectral_abscissa", "spectral abscissa max Re λ (1/s)"),
+            ("n_eigenvalues", "eigenvalues computed"),
+            ("n_positive_real_part", "eigenvalues with Re λ > 0"),
+            ("rightmost", "rightmost eigenvalues [Re, Im] (1/s)"),
+        ],
+    ),
+    "equilibria": ("Interior and boundary equilibria", []),
     "calibration": (
         "Rate calibration of the transfer function φ",
         [
@@ -104,10 +137,15 @@ SECTIONS: dict[str, tuple[str, list[tuple[str, str]]]] = {
         [
             ("backend", "backend"),
             ("seeds", "seeds"),
+            ("dt_s", "time step (s)"),
             ("duration", "simulated time per seed (s)"),
+            ("duration_s", "simulated time per seed (s)"),
             ("wall_time", "wall-clock time (s)"),
+            ("wall_time_s", "wall-clock time (s)"),
             ("rates", "firing rates (Hz)"),
+            ("mean_rate_Hz", "mean firing rates (Hz)"),
             ("weights", "weights"),
+            ("final_weights", "final weights"),
             ("bimodality", "bimodality"),
         ],
     ),
@@ -117,8 +155,11 @@ PLACED_KEYS = frozenset(
     {
         "format",
         "network",
+        "source",
         "verdict",
+        "reason",
         "claim",
+        "scope",
         "refutation",
         "ladder",
         "decay",
@@ -128,9 +169,14 @@ PLACED_KEYS = frozenset(
         "timings",
         "arrays",
         "recheck",
+        "spec",
     }
     | set(SECTIONS)
 )
+# Keys inside "ladder" (when it is an object) shown elsewhere on the page.
+LADDER_PLACED_KEYS = frozenset({"attempts", "candidate", "instability", "tolerances"})
+# Keys of a refutation that hold [Re, Im] pairs of the leading eigenvalues.
+EIGENVALUE_PAIR_KEYS = ("leading_eigenvalues", "eigenvalues_near_axis")
 
 
 def render_html(certificate: Mapping[str, Any], figures: Mapping[str, bytes]) -> str:
@@ -170,7 +216,11 @@ def render_html(certificate: Mapping[str, Any], figures: Mapping[str, bytes]) ->
         "decay_rows": _decay_rows(plain.get("decay")),
         "tolerance_rows": _tolerance_rows(plain.get("tolerances")),
         "figures": _figure_views(figures),
-        "other": {k: v for k, v in sorted(plain.items()) if k not in PLACED_KEYS},
+        "other": _labelled_rows(
+            {k: v for k, v in plain.items() if k not in PLACED_KEYS}
+        ),
+        "extra_scope": _extra_scope(plain.get("scope")),
+        "spec_json": _spec_json(plain.get("spec")),
     }
     return _environment().get_template("certificate.html.j2").render(**context)
 
@@ -205,10 +255,15 @@ def _environment() -> jinja2.Environment:
     environment.filters["num"] = format_value
     environment.filters["label"] = _key_label
     environment.filters["columns"] = _record_columns
+    environment.filters["inline_list"] = _format_inline_list
+    environment.filters["json_text"] = _format_json_text
+    environment.filters["seconds"] = _format_seconds
     environment.tests["scalar_list"] = _is_scalar_list
+    environment.tests["scalar_list_list"] = _is_scalar_list_list
     environment.tests["record_list"] = _is_record_list
     environment.globals["MAX_LIST_ITEMS"] = MAX_LIST_ITEMS
     environment.globals["DISPLAY_DIGITS"] = DISPLAY_DIGITS
+    environment.globals["MAX_TABLE_DEPTH"] = MAX_TABLE_DEPTH
     return environment
 
 
@@ -229,6 +284,34 @@ def format_value(value: Any) -> str:
     return str(value)
 
 
+def _format_seconds(value: Any) -> str:
+    """Format a duration in seconds to ``SECONDS_DIGITS`` significant digits."""
+    if isinstance(value, float) and math.isfinite(value) and value != 0.0:
+        return f"{value:.{SECONDS_DIGITS}g}"
+    return format_value(value)
+
+
+def _format_inline_list(value: list[Any]) -> str:
+    """Format a list of scalars, or of scalar lists, on one line.
+
+    Items after the first ``MAX_LIST_ITEMS`` are counted, not shown.
+    """
+    nested = bool(value) and isinstance(value[0], list)
+    separator = "; " if nested else ", "
+    visible = separator.join(format_value(item) for item in value[:MAX_LIST_ITEMS])
+    hidden = len(value) - MAX_LIST_ITEMS
+    more = f", … ({hidden} more in certificate.json)" if hidden > 0 else ""
+    return f"{visible}{more}" if nested else f"[{visible}{more}]"
+
+
+def _format_json_text(value: Any) -> str:
+    """Return compact JSON of a deeply nested value, cut at ``MAX_JSON_CHARS``."""
+    text = json.dumps(value, sort_keys=True, ensure_ascii=False)
+    if len(text) <= MAX_JSON_CHARS:
+        return text
+    return text[:MAX_JSON_CHARS] + " … (cut; see certificate.json)"
+
+
 def _key_label(key: str) -> str:
     """Turn a JSON key into a readable label ("wall_time" -> "wall time")."""
     return str(key).replace("_", " ")
@@ -238,6 +321,15 @@ def _is_scalar_list(value: Any) -> bool:
     """Return True for a list of numbers, strings, booleans or nulls."""
     return isinstance(value, list) and all(
         item is None or isinstance(item, (bool, int, float, str)) for item in value
+    )
+
+
+def _is_scalar_list_list(value: Any) -> bool:
+    """Return True for a non-empty list of scalar lists, such as [re, im] pairs."""
+    return (
+        isinstance(value, list)
+        and bool(value)
+        and all(isinstance(item, list) and _is_scalar_list(item) for item in value)
     )
 
 
@@ -280,7 +372,7 @@ def _section_view(key: str, certificate: dict[str, Any]) -> dict[str, Any]:
 
 def _numeric_bound_row(section: dict[str, Any]) -> list[tuple[str, str]]:
     """Return the bound with kappa and alpha filled in, when both are numbers."""
-    kappa = section.get("kappa")
+    kappa = section.get("kappa", section.get("condition_number_P"))
     alpha = section.get("alpha", section.get("decay_rate"))
     numbers = (kappa, alpha)
     if not all(
@@ -297,27 +389,52 @@ def _numeric_bound_row(section: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def _ladder_view(ladder: Any) -> dict[str, Any] | None:
-    """Return the ladder rows, the succeeding step and a one-sentence summary."""
+    """Return the ladder's steps, the succeeding step, a summary and other fields.
+
+    The ladder is either a list of steps or an object whose ``attempts`` are
+    the steps. A step has ``strategy``, ``applied``, ``reason``, ``seconds``
+    and either a ``result`` string or a ``succeeded`` flag.
+    """
     if ladder is None:
         return None
-    if not isinstance(ladder, list) or not all(
-        isinstance(step, dict) for step in ladder
-    ):
-        logger.warning("ladder is not a list of objects; shown as a plain value")
-        return {"rows": [], "winner": None, "summary": None, "raw": ladder}
-    winner = next((i for i, step in enumerate(ladder) if _succeeded(step)), None)
+    steps, rows = ladder, []
+    if isinstance(ladder, dict):
+        steps = ladder.get("attempts", [])
+        rows = [
+            (_key_label(key), value)
+            for key, value in sorted(ladder.items())
+            if key not in LADDER_PLACED_KEYS
+        ]
+    if not isinstance(steps, list) or not all(isinstance(step, dict) for step in steps):
+        logger.warning("ladder steps are not a list of objects; shown as a plain value")
+        return {"steps": [], "winner": None, "summary": None, "raw": ladder, "rows": []}
+    winner = next((i for i, step in enumerate(steps) if _succeeded(step)), None)
     return {
-        "rows": ladder,
+        "steps": [{**step, "result": _step_result(step)} for step in steps],
         "winner": winner,
-        "summary": _ladder_summary(ladder, winner),
+        "summary": _ladder_summary(steps, winner),
         "raw": None,
+        "rows": rows,
     }
 
 
 def _succeeded(step: dict[str, Any]) -> bool:
     """Return True when a ladder step produced a certificate."""
+    if step.get("succeeded") is True:
+        return True
     result = step.get("result")
     return isinstance(result, str) and result.strip().lower() in SUCCESS_RESULTS
+
+
+def _step_result(step: dict[str, Any]) -> Any:
+    """Return the step's result string, derived from its flags when absent."""
+    if "result" in step:
+        return step["result"]
+    if step.get("applied") is False:
+        return "not applicable"
+    if "succeeded" in step:
+        return "succeeded" if step["succeeded"] else "failed"
+    return None
 
 
 def _ladder_summary(ladder: list[dict[str, Any]], winner: int | None) -> str:
@@ -330,10 +447,10 @@ def _ladder_summary(ladder: list[dict[str, Any]], winner: int | None) -> str:
     if winner == 0:
         return f"The cheapest strategy, {name}, succeeded."
     earlier = ", ".join(str(step.get("strategy", "?")) for step in ladder[:winner])
+    plural = "strategy" if winner == 1 else "strategies"
     return (
-        f"Strategy {name} succeeded after {winner} cheaper "
-        f"{'strategy' if winner == 1 else 'strategies'} ({earlier}) did not apply "
-        "or failed; their reasons are in the table."
+        f"Strategy {name} succeeded after {winner} cheaper {plural} ({earlier}) "
+        "did not apply or failed; their reasons are in the table."
     )
 
 
@@ -343,47 +460,65 @@ def _refutation_view(refutation: Any) -> dict[str, Any] | None:
         return None
     if not isinstance(refutation, dict):
         return {"eigenvalues": [], "rows": [("refutation", refutation)]}
-    pairs = refutation.get("leading_eigenvalues")
-    eigenvalues = []
-    if isinstance(pairs, list) and all(
-        isinstance(p, list) and len(p) == 2 for p in pairs
-    ):
-        eigenvalues = pairs
+    pair_key = next(
+        (k for k in EIGENVALUE_PAIR_KEYS if _is_pair_list(refutation.get(k))), None
+    )
+    eigenvalues = refutation[pair_key] if pair_key else []
     labels = {
+        "summary": "summary",
         "n_unstable": "number of eigenvalues with Re λ > 0",
+        "n_marginal": "eigenvalues too close to the axis to classify",
+        "spectral_abscissa": "spectral abscissa max Re λ (1/s)",
         "growth_rate_lower": "growth rate, lower bound (1/s)",
         "modes": "unstable modes",
     }
-    skip = {"leading_eigenvalues"} if eigenvalues else set()
     ordered = [k for k in labels if k in refutation]
-    ordered += sorted(k for k in refutation if k not in labels and k not in skip)
+    ordered += sorted(k for k in refutation if k not in labels and k != pair_key)
     rows = [(labels.get(k, _key_label(k)), refutation[k]) for k in ordered]
     return {"eigenvalues": eigenvalues, "rows": rows}
 
 
+def _is_pair_list(value: Any) -> bool:
+    """Return True for a list of [re, im] number pairs."""
+    return isinstance(value, list) and all(
+        isinstance(pair, list)
+        and len(pair) == 2
+        and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in pair)
+        for pair in value
+    )
+
+
 def _decay_rows(decay: Any) -> dict[str, Any] | None:
-    """Pair predicted and measured decay rates by label when they line up."""
+    """Return (label, predicted, measured) rows and the remaining decay fields.
+
+    Rows are made when ``predicted`` and ``measured`` are lists of one length;
+    ``labels`` names them, or they are numbered.
+    """
     if decay is None:
         return None
-    if isinstance(decay, dict):
-        predicted = decay.get("predicted")
-        measured = decay.get("measured")
-        labels = decay.get("labels")
-        lengths = {len(x) for x in (predicted, measured) if isinstance(x, list)}
-        if (
-            len(lengths) == 1
-            and isinstance(predicted, list)
-            and isinstance(measured, list)
-        ):
-            if not isinstance(labels, list) or len(labels) != len(predicted):
-                labels = [f"mode {i + 1}" for i in range(len(predicted))]
-            rest = {
-                k: v
-                for k, v in decay.items()
-                if k not in {"predicted", "measured", "labels"}
-            }
-            return {"pairs": list(zip(labels, predicted, measured)), "rest": rest}
-    return {"pairs": [], "rest": {"decay": decay}}
+    if not isinstance(decay, dict):
+        return {"pairs": [], "rest": [("decay", decay)]}
+    predicted, measured = decay.get("predicted"), decay.get("measured")
+    paired = (
+        isinstance(predicted, list)
+        and isinstance(measured, list)
+        and len(predicted) == len(measured)
+    )
+    if not paired:
+        return {"pairs": [], "rest": _labelled_rows(decay)}
+    labels = decay.get("labels")
+    if not isinstance(labels, list) or len(labels) != len(predicted):
+        labels = [f"mode {i + 1}" for i in range(len(predicted))]
+    rest = {
+        k: v for k, v in decay.items() if k not in {"predicted", "measured", "labels"}
+    }
+    pairs = list(zip(labels, predicted, measured, strict=True))
+    return {"pairs": pairs, "rest": _labelled_rows(rest)}
+
+
+def _labelled_rows(fields: dict[str, Any]) -> list[tuple[str, Any]]:
+    """Return (readable label, value) rows of ``fields``, sorted by key."""
+    return [(_key_label(key), value) for key, value in sorted(fields.items())]
 
 
 def _tolerance_rows(tolerances: Any) -> list[tuple[str, Any, Any]] | None:
@@ -401,27 +536,63 @@ def _tolerance_rows(tolerances: Any) -> list[tuple[str, Any, Any]] | None:
     return rows
 
 
+def _figure_kind(name: str) -> tuple[int, str | None]:
+    """Return the sort position and the known figure kind that ``name`` starts with.
+
+    "weights_feedforward" is a "weights" figure and "decay_rates" a "decay"
+    figure. Names of no known kind sort last, in their given order.
+    """
+    for position, kind in enumerate(FIGURE_CAPTIONS):
+        if name == kind or name.startswith(kind + "_"):
+            return position, kind
+    return len(FIGURE_CAPTIONS), None
+
+
+def _extra_scope(scope: Any) -> str | None:
+    """Return the certificate's own scope statement when it adds to the fixed one."""
+    if not isinstance(scope, str) or not scope.strip():
+        return None
+    if scope.strip() == MEAN_FIELD_SENTENCE:
+        return None
+    return scope
+
+
+def _spec_json(spec: Any) -> str | None:
+    """Return the validated network spec as indented JSON for the appendix."""
+    if spec is None:
+        return None
+    return json.dumps(spec, indent=2, sort_keys=True, ensure_ascii=False)
+
+
 def _figure_views(figures: Mapping[str, bytes]) -> list[dict[str, str]]:
-    """Return title, caption and data URI of each figure, known names first."""
-    ordered = [name for name in FIGURE_CAPTIONS if name in figures]
-    ordered += [name for name in figures if name not in FIGURE_CAPTIONS]
-    views = []
-    for name in ordered:
-        data = figures[name]
-        if not isinstance(data, (bytes, bytearray)) or not bytes(data).startswith(
-            PNG_SIGNATURE
-        ):
-            raise ValueError(
-                f"figures[{name!r}]: expected PNG bytes (from the plot_* functions), "
-                f"got {type(data).__name__} without the PNG signature"
-            )
-        encoded = base64.b64encode(bytes(data)).decode("ascii")
-        views.append(
-            {
-                "name": name,
-                "title": FIGURE_TITLES.get(name, _key_label(name)),
-                "caption": FIGURE_CAPTIONS.get(name, ""),
-                "uri": f"data:image/png;base64,{encoded}",
-            }
+    """Return name, title, caption and data URI of each figure, known kinds first."""
+    ordered = sorted(figures, key=lambda name: _figure_kind(name)[0])
+    return [_figure_view(name, figures[name]) for name in ordered]
+
+
+def _figure_view(name: str, data: bytes) -> dict[str, str]:
+    """Check that ``data`` is a PNG and describe it for the template."""
+    if not isinstance(data, (bytes, bytearray)) or not bytes(data).startswith(
+        PNG_SIGNATURE
+    ):
+        raise ValueError(
+            f"figures[{name!r}]: expected PNG bytes (from the plot_* functions), "
+            f"got {type(data).__name__} without the PNG signature"
         )
-    return views
+    _, kind = _figure_kind(name)
+    if kind is None:
+        title, caption = _key_label(name), ""
+    else:
+        title, caption = FIGURE_TITLES[kind], FIGURE_CAPTIONS[kind]
+        # "weights_feedforward" -> "Weights: feedforward"; "decay_rates" keeps
+        # its title because the suffix is already in it.
+        suffix = _key_label(name[len(kind) :].lstrip("_"))
+        if suffix and suffix.lower() not in title.lower():
+            title = f"{title}: {suffix}"
+    encoded = base64.b64encode(bytes(data)).decode("ascii")
+    return {
+        "name": name,
+        "title": title,
+        "caption": caption,
+        "uri": f"data:image/png;base64,{encoded}",
+    }

@@ -42,9 +42,9 @@ logger = logging.getLogger(__name__)
 # 150 dpi at 8 inches gives 1200 px: sharp in a browser and on A4 paper.
 PNG_DPI = 150
 # An axis switches to symlog when its largest magnitude exceeds the small
-# ones by more than this many decades, because a linear axis would squash
-# the small ones onto zero.
-SYMLOG_MIN_DECADES = 3.0
+# ones by more than this many decades (a factor of about 30), because a
+# linear axis would squash the small ones onto the imaginary axis.
+SYMLOG_MIN_DECADES = 1.5
 # Quantile of the nonzero magnitudes that stands for "the small ones" in
 # that test and sets the width of the linear band around zero.
 SYMLOG_QUANTILE = 0.1
@@ -502,16 +502,16 @@ def distance_figure(
 
     figure = Figure(figsize=(8.0, 4.5), layout="constrained")
     axes = figure.add_subplot()
-    shown = np.where(distance > 0, distance, np.nan)
+    positive_distance = np.where(distance > 0, distance, np.nan)
     n_seeds = distance.shape[0]
-    alpha = 0.9 if n_seeds <= 5 else max(0.15, 3.0 / n_seeds)
+    opacity = 0.9 if n_seeds <= 5 else max(0.15, 3.0 / n_seeds)
     for seed in range(n_seeds):
         axes.plot(
             times,
-            shown[seed],
+            positive_distance[seed],
             color="tab:blue",
             linewidth=0.9,
-            alpha=alpha,
+            alpha=opacity,
             label=f"‖x(t) − x*‖, {n_seeds} seed(s)" if seed == 0 else None,
         )
     axes.set_yscale("log")
@@ -643,7 +643,7 @@ def decay_rate_figure(
     )
     _draw_identity(axes, predicted_array, measured_array)
     if len(labels) <= MAX_ANNOTATED_LABELS:
-        for x, y, label in zip(predicted_array, measured_array, labels):
+        for x, y, label in zip(predicted_array, measured_array, labels, strict=True):
             axes.annotate(
                 label,
                 (x, y),
