@@ -168,7 +168,7 @@ def _print_verdict(outcome: object, seconds: float) -> None:
         c = cert["certificate"]
         print(
             f"  beta = {c['beta']:.6g}, lambda_max(P) = {c['lambda_max_P']:.6g}, "
-            f"decay rate = {c['decay_rate']:.6g} 1/s"
+            f"decay rate alpha = {c['alpha']:.6g} 1/s"
         )
     if "check" in cert and cert["check"]:
         print(f"  check: {cert['check']['method']}: {cert['check']['reason']}")

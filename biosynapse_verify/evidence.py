@@ -56,24 +56,30 @@ def fit_decay_rate(times: np.ndarray, distance: np.ndarray) -> dict[str, float |
         fewer than three points are usable), and the time window used.
     """
     floor = float(np.min(distance[-max(2, len(distance) // 10) :]))
-    usable = distance > FLOOR_MULTIPLE * floor
-    # Keep the leading run above the floor: the decay phase.
-    if usable.any() and not usable[0]:
-        first = int(np.argmax(usable))
-        usable[:first] = False
-    stop = int(np.argmin(usable[1:])) + 1 if not usable[1:].all() else len(usable)
-    window = slice(0, stop)
-    t, d = times[window], distance[window]
-    keep = d > 0
+    above = distance > FLOOR_MULTIPLE * floor
+    if distance[-1] > distance[0]:
+        # Growth: fit the whole curve.
+        return _log_linear(times, distance, "growth over the whole record")
+    # Decay: keep the leading run of points above the noise floor.
+    stop = int(np.argmin(above)) if not above.all() else len(above)
+    if stop < 3:
+        return {
+            "rate": None,
+            "t_start": None,
+            "t_stop": None,
+            "reason": f"only {stop} record points lie above {FLOOR_MULTIPLE:g} times the "
+            "noise floor; lower simulation.record_interval to resolve the decay",
+        }
+    return _log_linear(times[:stop], distance[:stop], "decay phase above the noise floor")
+
+
+def _log_linear(times: np.ndarray, distance: np.ndarray, window: str) -> dict:
+    keep = distance > 0
     if keep.sum() < 3:
-        # No decay phase: fit the whole curve (growth or a flat line).
-        t, d = times[distance > 0], distance[distance > 0]
-        if t.size < 3:
-            return {"rate": None, "t_start": None, "t_stop": None}
-    else:
-        t, d = t[keep], d[keep]
+        return {"rate": None, "t_start": None, "t_stop": None, "reason": "fewer than 3 positive points"}
+    t, d = times[keep], distance[keep]
     slope = np.polyfit(t, np.log(d), 1)[0]
-    return {"rate": float(-slope), "t_start": float(t[0]), "t_stop": float(t[-1])}
+    return {"rate": float(-slope), "t_start": float(t[0]), "t_stop": float(t[-1]), "window": window}
 
 
 def weight_summary(weights: np.ndarray, w_min: float, w_max: float) -> dict[str, float]:

@@ -46,6 +46,9 @@ EXIT_NUMERICAL_FAILURE = 3
 # Dense eigenvalues are computed up to this size for the spectrum plot and the
 # predicted decay rates; beyond it ARPACK finds the rightmost ones.
 DENSE_SPECTRUM_MAX = 3000
+# Calibration extends this far (as a fraction of the weight range) above 1.5
+# times the largest mean final weight, so Newton's iterates stay on fitted ground.
+CALIBRATION_HEADROOM = 0.1
 
 
 class NumericalFailure(RuntimeError):
@@ -119,7 +122,11 @@ def verify(
     _require_finite(sim)
     with _timed(timings, "calibration"):
         fits = calibrate_transfer(
-            spec, structure, backend, progress=lambda f: progress("calibrate", f)
+            spec,
+            structure,
+            backend,
+            progress=lambda f: progress("calibrate", f),
+            max_level=_calibration_ceiling(spec, sim),
         )
     model = MeanFieldModel(
         spec,
@@ -163,6 +170,20 @@ def _require_finite(sim: object) -> None:
                 f"simulation produced non-finite weights in projection {name!r}; "
                 "reduce dt or check the plasticity parameters"
             )
+
+
+def _calibration_ceiling(spec: NetworkSpec, sim: object) -> float:
+    """Highest calibration level: the largest mean final weight, plus headroom.
+
+    Levels are fractions of each plastic projection's range; the ceiling is
+    1.5 times the largest seed-mean final level plus 0.1, capped at 1.
+    """
+    levels = [0.0]
+    for proj in spec.projections:
+        if proj.plasticity is not None:
+            final = sim.weights[proj.name][:, -1]
+            levels.append(float(np.mean((final - proj.w_min) / (proj.w_max - proj.w_min))))
+    return float(min(1.0, 1.5 * max(levels) + CALIBRATION_HEADROOM))
 
 
 def _simulated_states(model: MeanFieldModel, sim: object) -> np.ndarray:
@@ -492,6 +513,7 @@ def _decay_record(
     out = {
         "measured_weight_decay_rate_per_s": measured["rate"],
         "measured_window_s": [measured.get("t_start"), measured.get("t_stop")],
+        "measured_fit": measured.get("window") or measured.get("reason"),
         "predicted_slowest_rate_per_s": float(-eigenvalues.real.max()),
         "note": "positive rates decay, negative rates grow; the measured rate is a "
         "log-linear fit of the seed-mean weight distance from x* above its noise floor",
@@ -502,6 +524,69 @@ def _decay_record(
 
 
 # ------------------------------------------------------------------- output
+def _figures(
+    record: dict,
+    analysis: dict,
+    sim: object,
+    model: MeanFieldModel,
+    states: np.ndarray,
+    judged: Equilibrium | None,
+) -> dict[str, bytes]:
+    """Draw the report's figures from the simulation and the analysis."""
+    from biosynapse_verify.report import (
+        plot_decay_rates,
+        plot_distance,
+        plot_spectrum,
+        plot_weight_histograms,
+    )
+
+    figures: dict[str, bytes] = {}
+    times = np.asarray(sim.record_times)
+    for proj in model.spec.projections:
+        if proj.plasticity is not None:
+            figures[f"weights_{proj.name}"] = plot_weight_histograms(
+                times,
+                sim.weights[proj.name],
+                proj.w_min,
+                proj.w_max,
+                title=f"Weights of {proj.name} over time (all seeds)",
+            )
+    if "eigenvalues" in analysis:
+        figures["spectrum"] = plot_spectrum(
+            analysis["eigenvalues"],
+            title=f"Spectrum of A at the {judged.kind} equilibrium",
+        )
+        weights_only = judged.free.copy()
+        weights_only[: model.n_rates] = False
+        curve = judged.free if not weights_only.any() else weights_only
+        distance = distance_series(states, judged.x, curve)
+        bound = None
+        if analysis["verdict"] == "certified":
+            # ||x_w(t) - x_w*|| <= ||x(t) - x*|| <= sqrt(kappa) e^{-alpha t} ||x(0) - x*||,
+            # started from the largest full-state distance over seeds.
+            c = analysis["search"].candidate
+            start = distance_series(states[:, :1], judged.x, judged.free).max()
+            bound = np.sqrt(c.lambda_max_P / c.lambda_min_P) * np.exp(-c.alpha * times) * start
+        figures["distance"] = plot_distance(
+            times,
+            distance,
+            bound,
+            title="Weight distance ||u(t) - u*|| (fractions of w_max) and the certified bound",
+        )
+        decay = record.get("decay", {})
+        measured = decay.get("measured_weight_decay_rate_per_s")
+        if measured is not None:
+            predicted = [decay["predicted_slowest_rate_per_s"]]
+            labels = ["slowest eigenvalue of A"]
+            if "certified_rate_per_s" in decay:
+                predicted.append(decay["certified_rate_per_s"])
+                labels.append("certified rate alpha")
+            figures["decay_rates"] = plot_decay_rates(
+                predicted, [measured] * len(predicted), labels
+            )
+    return figures
+
+
 def _write(
     spec: NetworkSpec,
     options: VerifyOptions,
@@ -512,24 +597,16 @@ def _write(
     states: np.ndarray,
     judged: Equilibrium | None,
 ) -> dict[str, Path]:
-    from biosynapse_verify.report import figures_for, write_report
+    from biosynapse_verify.report import write_report
 
     out_dir = options.out_dir or Path("reports") / spec.name
-    arrays: dict[str, np.ndarray] = {}
+    arrays: dict[str, object] = {}
     if "A" in analysis:
-        csr = sp.csr_matrix(analysis["A"])
-        arrays.update(
-            {
-                "A_data": csr.data,
-                "A_indices": csr.indices,
-                "A_indptr": csr.indptr,
-                "A_shape": np.asarray(csr.shape),
-            }
-        )
+        arrays["A"] = sp.csr_matrix(analysis["A"])
         if analysis["search"].candidate is not None:
             arrays["P"] = np.asarray(analysis["search"].candidate.P)
     if judged is not None:
         arrays["x_star"] = judged.x
-        arrays["free"] = judged.free
-    figures = figures_for(record, analysis, sim, model, states, judged)
+        arrays["free"] = judged.free.astype(np.int8)
+    figures = _figures(record, analysis, sim, model, states, judged)
     return write_report(out_dir, record, figures, arrays)

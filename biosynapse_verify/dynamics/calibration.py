@@ -2,7 +2,8 @@
 
 The population is simulated with learning off at ``points`` weight levels,
 one level per batch row: every plastic weight is set to
-``w_min + level (w_max - w_min)`` with levels evenly spaced on [0, 1], and
+``w_min + level (w_max - w_min)`` with levels evenly spaced on
+``[0, max_level]``, and
 static weights keep their draw for the first trial seed. Each neuron's
 measured rate and mean drive give one (drive, rate) point; a softplus is
 fitted to the points of each population.
@@ -46,6 +47,7 @@ def calibrate_transfer(
     structure: NetworkStructure,
     backend: object,
     progress: Callable[[float], None] | None = None,
+    max_level: float = 1.0,
 ) -> dict[str, TransferFit]:
     """Fit the transfer function of every LIF population from simulation.
 
@@ -57,6 +59,10 @@ def calibrate_transfer(
         A simulator backend (see :mod:`biosynapse_verify.simulate`).
     progress
         Called with the fraction of the calibration run done.
+    max_level : float
+        Highest weight level, as a fraction of each plastic projection's
+        range. Calibrating only up to a little above the weights the network
+        actually reaches keeps the fit accurate where the analysis uses it.
 
     Returns
     -------
@@ -64,7 +70,9 @@ def calibrate_transfer(
         One fit per population, keyed by population name.
     """
     settings = spec.analysis.calibration
-    levels = np.linspace(0.0, 1.0, settings.points)
+    if not 0.0 < max_level <= 1.0:
+        raise ValueError(f"max_level must be in (0, 1], got {max_level}")
+    levels = np.linspace(0.0, max_level, settings.points)
     seeds = [settings.seed + k for k in range(settings.points)]
     static = static_weights(structure, spec.simulation.seeds[0])
     overrides = _calibration_weights(structure, levels, static)
