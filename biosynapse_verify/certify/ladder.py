@@ -1,0 +1,261 @@
+"""The strategy ladder: try strategies cheapest first and record every attempt."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from biosynapse_verify.certify.candidate import Candidate, Failure, jsonable
+from biosynapse_verify.certify.instability import InstabilityEvidence, find_instability
+from biosynapse_verify.certify.linalg import JacobianMatrix, as_jacobian
+from biosynapse_verify.certify.margins import tolerance_record
+from biosynapse_verify.certify.options import SearchOptions
+from biosynapse_verify.certify.strategies import (
+    DenseLyapunovStrategy,
+    DiagonalStrategy,
+    IdentityStrategy,
+    SdpStrategy,
+)
+from biosynapse_verify.certify.strategy import Strategy
+
+__all__ = [
+    "Attempt",
+    "Ladder",
+    "SearchOutcome",
+    "default_strategies",
+    "search_certificate",
+]
+
+logger = logging.getLogger(__name__)
+
+
+def default_strategies() -> list[Strategy]:
+    """Return the strategies in ladder order, cheapest first."""
+    return [
+        IdentityStrategy(),
+        DiagonalStrategy(),
+        DenseLyapunovStrategy(),
+        SdpStrategy(),
+    ]
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One rung of the ladder.
+
+    Attributes
+    ----------
+    strategy : str
+    applied : bool
+        Whether :meth:`Strategy.applies` accepted A.
+    reason : str
+        Why it did not apply or did not produce a candidate; empty on success.
+    seconds : float
+        Wall time of ``applies`` plus ``search``.
+    candidate : Candidate or None
+    details : dict
+        The failure's details (solver status, residuals), if any.
+    """
+
+    strategy: str
+    applied: bool
+    reason: str
+    seconds: float
+    candidate: Candidate | None = None
+    details: dict = field(default_factory=dict)
+
+    @property
+    def succeeded(self) -> bool:
+        """Whether this attempt produced a candidate."""
+        return self.candidate is not None
+
+    def to_dict(self) -> dict:
+        """Return a JSON-ready dictionary."""
+        return {
+            "strategy": self.strategy,
+            "applied": self.applied,
+            "succeeded": self.succeeded,
+            "reason": self.reason,
+            "seconds": self.seconds,
+            "candidate": None if self.candidate is None else self.candidate.to_dict(),
+            "details": jsonable(self.details),
+        }
+
+
+class Ladder:
+    """Run strategies in order until one yields a validated candidate.
+
+    Parameters
+    ----------
+    strategies : sequence of Strategy, optional
+        In the order to try them; :func:`default_strategies` by default.
+    options : SearchOptions, optional
+    """
+
+    def __init__(
+        self,
+        strategies: Sequence[Strategy] | None = None,
+        options: SearchOptions | None = None,
+    ) -> None:
+        self.strategies = list(
+            default_strategies() if strategies is None else strategies
+        )
+        if not self.strategies:
+            raise ValueError("Ladder needs at least one strategy; got an empty list.")
+        self.options = options or SearchOptions()
+
+    def run(self, A: object) -> list[Attempt]:
+        """Try the strategies on A and return one Attempt per strategy tried.
+
+        With ``options.stop_at_first`` the ladder stops at the first
+        candidate; otherwise every strategy runs.
+        """
+        jacobian = as_jacobian(A)
+        attempts = []
+        for strategy in self.strategies:
+            attempt = self._attempt(strategy, jacobian)
+            attempts.append(attempt)
+            logger.info(
+                "strategy %s on n = %d: %s in %.3f s%s",
+                strategy.name,
+                jacobian.n,
+                "candidate" if attempt.succeeded else "no candidate",
+                attempt.seconds,
+                f" ({attempt.reason})" if attempt.reason else "",
+            )
+            if attempt.succeeded and self.options.stop_at_first:
+                break
+        return attempts
+
+    def _attempt(self, strategy: Strategy, A: JacobianMatrix) -> Attempt:
+        start = time.perf_counter()
+        applicable, reason = strategy.applies(A, self.options)
+        if not applicable:
+            return Attempt(strategy.name, False, reason, time.perf_counter() - start)
+        try:
+            result = strategy.search(A, self.options)
+        except (np.linalg.LinAlgError, MemoryError) as error:
+            logger.warning("strategy %s raised %r", strategy.name, error)
+            result = Failure(f"{type(error).__name__}: {error}")
+        seconds = time.perf_counter() - start
+        if isinstance(result, Failure):
+            return Attempt(
+                strategy.name, True, result.reason, seconds, None, result.details
+            )
+        return Attempt(strategy.name, True, "", seconds, result, result.details)
+
+
+@dataclass(frozen=True)
+class SearchOutcome:
+    """Result of :func:`search_certificate`.
+
+    Attributes
+    ----------
+    n : int
+        Dimension of A.
+    candidate : Candidate or None
+        The first validated candidate (not yet checked rigorously).
+    attempts : list of Attempt
+        Every strategy tried, in order, with its reason and time.
+    instability : InstabilityEvidence or None
+        Spectrum evidence, collected when no candidate was found.
+    options : SearchOptions
+    tolerances : dict
+        The named tolerances of the search, for the certificate's record.
+    """
+
+    n: int
+    candidate: Candidate | None
+    attempts: list[Attempt]
+    instability: InstabilityEvidence | None
+    options: SearchOptions
+    tolerances: dict
+
+    @property
+    def status(self) -> str:
+        """``"candidate"``, ``"refuted"`` or ``"inconclusive"``.
+
+        None of these is a verdict: a candidate becomes "certified" and a
+        refutation is confirmed only by the rigorous check.
+        """
+        if self.candidate is not None:
+            return "candidate"
+        if self.instability is not None and self.instability.is_unstable:
+            return "refuted"
+        return "inconclusive"
+
+    def reason(self) -> str:
+        """Return one sentence explaining the status."""
+        if self.candidate is not None:
+            c = self.candidate
+            return (
+                f"strategy {c.strategy} found a candidate with beta = {c.beta:.6g} "
+                f"and decay rate alpha = {c.alpha:.6g}; the rigorous check decides"
+            )
+        failures = "; ".join(f"{a.strategy}: {a.reason}" for a in self.attempts)
+        if self.instability is None:
+            return f"no strategy produced a candidate ({failures})"
+        return (
+            f"no strategy produced a candidate ({failures}); spectrum: "
+            f"{self.instability.summary()}"
+        )
+
+    def to_dict(self) -> dict:
+        """Return a JSON-ready dictionary (matrices are left out)."""
+        return {
+            "n": self.n,
+            "status": self.status,
+            "reason": self.reason(),
+            "candidate": None if self.candidate is None else self.candidate.to_dict(),
+            "attempts": [attempt.to_dict() for attempt in self.attempts],
+            "instability": None
+            if self.instability is None
+            else self.instability.to_dict(),
+            "options": self.options.to_dict(),
+            "tolerances": self.tolerances,
+        }
+
+
+def search_certificate(
+    A: object,
+    *,
+    strategies: Sequence[Strategy] | None = None,
+    options: SearchOptions | None = None,
+) -> SearchOutcome:
+    """Search a Lyapunov candidate for dx/dt = A x, or evidence of instability.
+
+    Parameters
+    ----------
+    A : array_like or scipy.sparse matrix, shape (n, n)
+        Real Jacobian at the equilibrium, in 1/s.
+    strategies : sequence of Strategy, optional
+        Ladder order; :func:`default_strategies` by default.
+    options : SearchOptions, optional
+
+    Returns
+    -------
+    SearchOutcome
+        ``candidate`` is set when a strategy succeeded. Otherwise
+        ``instability`` contains the spectrum evidence, if
+        ``options.find_instability`` is true.
+    """
+    options = options or SearchOptions()
+    jacobian = as_jacobian(A)
+    attempts = Ladder(strategies, options).run(jacobian)
+    candidate = next((a.candidate for a in attempts if a.succeeded), None)
+
+    instability = None
+    if candidate is None and options.find_instability:
+        instability = find_instability(jacobian, options)
+    return SearchOutcome(
+        n=jacobian.n,
+        candidate=candidate,
+        attempts=attempts,
+        instability=instability,
+        options=options,
+        tolerances=tolerance_record(),
+    )

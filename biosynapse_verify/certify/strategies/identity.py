@@ -1,0 +1,62 @@
+"""P = I: a certificate whenever the symmetric part of A is negative definite."""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.linalg
+import scipy.sparse as sp
+
+from biosynapse_verify.certify.candidate import Failure, Proposal
+from biosynapse_verify.certify.linalg import (
+    JacobianMatrix,
+    as_jacobian,
+    is_positive_definite,
+)
+from biosynapse_verify.certify.options import SearchOptions
+from biosynapse_verify.certify.strategy import Strategy
+
+__all__ = ["IdentityStrategy"]
+
+
+class IdentityStrategy(Strategy):
+    """Propose P = I; then beta = -lambda_max((A + A^T) / 2).
+
+    Applies when -(A + A^T) / 2 is positive definite, tested by a Cholesky
+    factorisation (dense) or an LDL^T factorisation (sparse, n > dense_max_n).
+    """
+
+    name = "identity"
+
+    def applies(
+        self, A: object, options: SearchOptions | None = None
+    ) -> tuple[bool, str]:
+        options = options or SearchOptions()
+        jacobian = as_jacobian(A)
+        negative_symmetric_part = _negated_symmetric_part(jacobian, options)
+        if sp.issparse(negative_symmetric_part):
+            if is_positive_definite(negative_symmetric_part):
+                return True, ""
+            return False, (
+                "the symmetric part (A + A^T) / 2 is not negative definite "
+                "(sparse LDL^T of its negation has a non-positive pivot)"
+            )
+        try:
+            scipy.linalg.cholesky(negative_symmetric_part, check_finite=False)
+        except np.linalg.LinAlgError as error:
+            return False, (
+                "the symmetric part (A + A^T) / 2 is not negative definite "
+                f"(Cholesky of its negation failed: {error})"
+            )
+        return True, ""
+
+    def propose(self, A: JacobianMatrix, options: SearchOptions) -> Proposal | Failure:
+        return Proposal(P=np.ones(A.n), details={"P": "identity"})
+
+
+def _negated_symmetric_part(
+    A: JacobianMatrix, options: SearchOptions
+) -> np.ndarray | sp.csr_array:
+    """Return -(A + A^T) / 2, sparse only when A is sparse and large."""
+    if A.is_sparse_input and A.n > options.dense_max_n:
+        return sp.csr_array(-0.5 * (A.sparse + A.sparse.T))
+    return -0.5 * (A.dense + A.dense.T)
