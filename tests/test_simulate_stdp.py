@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -104,8 +105,10 @@ def pair_sum(pre_steps: np.ndarray, post_steps: np.ndarray) -> float:
     return ETA * total
 
 
-def simulate_pairing(engine: str, spec: object) -> tuple[float, np.ndarray]:
-    result = get_backend("torch", engine=engine).run(spec)
+def simulate_pairing(
+    engine: str, spec: object, device: str = "cpu"
+) -> tuple[float, np.ndarray]:
+    result = get_backend("torch", engine=engine, device=device).run(spec)
     change = result.final_weights("plastic")[0, 0] - W_START
     post_steps = np.rint(result.spike_times["post"][0][0] / DT).astype(int)
     return float(change), post_steps
@@ -130,6 +133,17 @@ def test_pair_sum_closed_form(engine: str, case: str) -> None:
     change, post_steps = simulate_pairing(
         engine, pairing_spec(pre, post, duration=0.12)
     )
+    np.testing.assert_array_equal(post_steps, steps_of(post))
+    expected = pair_sum(steps_of(pre), steps_of(post))
+    assert change == pytest.approx(expected, rel=PAIR_SUM_RTOL)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("engine", ENGINES)
+def test_pair_sum_on_cuda(engine: str) -> None:
+    pre, post = PAIRINGS["trains"]
+    spec = pairing_spec(pre, post, duration=0.12)
+    change, post_steps = simulate_pairing(engine, spec, device="cuda")
     np.testing.assert_array_equal(post_steps, steps_of(post))
     expected = pair_sum(steps_of(pre), steps_of(post))
     assert change == pytest.approx(expected, rel=PAIR_SUM_RTOL)

@@ -78,7 +78,7 @@ ENGINES = ("event", "clock")
 # Input spikes are drawn for chunks of steps. The chunk length depends only on
 # the spec (never on the batch), so a seed draws the same spikes alone or in a
 # batch. The budget bounds the expected input spikes per seed and chunk.
-_CHUNK_STEPS = 2048
+_CHUNK_STEPS = 4096
 _MIN_CHUNK_STEPS = 64
 _INPUT_SPIKES_PER_CHUNK = 2**20
 
@@ -89,7 +89,8 @@ class TorchBackend:
     Parameters
     ----------
     device : str or torch.device, default "cpu"
-        Where the tensors live, for example ``"cuda"``.
+        Where the tensors live, for example ``"cuda"``. A CUDA generator
+        draws different Poisson spikes than the CPU one for the same seed.
     dtype : torch.dtype, default torch.float64
         Floating-point type of weights, traces and membrane state.
     engine : {"event", "clock"}, default "event"
@@ -119,6 +120,7 @@ class TorchBackend:
             raise ValueError(
                 f"dtype must be torch.float64 or torch.float32, got {dtype}"
             )
+        # NOTE: the CUDA path is untested, because its tests skip without a GPU.
         self.device = torch.device(device)
         if self.device.type == "cuda" and not torch.cuda.is_available():
             raise ValueError(

@@ -215,7 +215,7 @@ class EventEngine:
         """Aim the next window at about twice the typical spike-free stretch."""
         if bool(spiked.any()):
             typical = int(committed_steps[spiked].float().median())
-            self._window = max(_MIN_WINDOW, 2 * typical)
+            self._window = max(_MIN_WINDOW, 4 * typical)
         elif bool((committed_steps == row_length).all()) and length == self._window:
             self._window = 2 * self._window
         self._window = min(self._window, self.max_window)
@@ -274,7 +274,7 @@ class EventEngine:
         event, synapse, post = synapses_from(proj, events.neuron)
         batch, offset = events.batch, events.offset
         if event is not None:
-            batch, offset = batch[event], offset[event]
+            batch, offset = batch.index_select(0, event), offset.index_select(0, event)
         length, width = jumps.shape[1], jumps.shape[2]
         slot = (batch * length + offset) * width
         if post is not None:
@@ -288,16 +288,21 @@ class EventEngine:
         post_trace = (
             proj.post_trace[:, None, :] * minus.power[1 : length + 1, None]
         ).view(-1)
-        rank = events.rank if event is None else events.rank[event]
+        rank = events.rank if event is None else events.rank.index_select(0, event)
         for group in _split_by_rank(rank):
-            synapses_k, slot_k = flat_synapse[group], slot[group]
+            synapses_k = flat_synapse.index_select(0, group)
+            slot_k = slot.index_select(0, group)
             before = weights.index_select(0, synapses_k)
             jumps_flat.index_add_(0, slot_k, before)
             after = proj.rule.depress(before, post_trace.index_select(0, slot_k))
             weights.index_copy_(0, synapses_k, after)
-            self._undo.append(
-                (proj, _Depression(synapses_k, batch[group], offset[group], before))
+            depression = _Depression(
+                synapses_k,
+                batch.index_select(0, group),
+                offset.index_select(0, group),
+                before,
             )
+            self._undo.append((proj, depression))
 
     def _integrate(
         self,
@@ -348,7 +353,7 @@ class EventEngine:
     def _undo_after(self, last: torch.Tensor) -> None:
         """Restore the weights of depressions after each row's cut, latest first."""
         for proj, depression in reversed(self._undo):
-            late = depression.offset > last[depression.batch]
+            late = depression.offset > last.index_select(0, depression.batch)
             weights = proj.weight.view(-1)
             current = weights.index_select(0, depression.flat_synapse)
             restored = torch.where(late, depression.weight_before, current)
@@ -403,15 +408,19 @@ class EventEngine:
         """Decay both traces over the committed steps and add those spikes to ``x``."""
         plus, minus = self._trace_tables[proj.name]
         committed_steps = last + 1
-        proj.pre_trace = proj.pre_trace * plus.power[committed_steps][:, None]
-        proj.post_trace = proj.post_trace * minus.power[committed_steps][:, None]
+        proj.pre_trace = (
+            proj.pre_trace * plus.power.index_select(0, committed_steps)[:, None]
+        )
+        proj.post_trace = (
+            proj.post_trace * minus.power.index_select(0, committed_steps)[:, None]
+        )
         if events is None or events.batch.numel() == 0:
             return
-        ages = last[events.batch] - events.offset
-        contribution = torch.where(ages >= 0, plus.power[torch.clamp(ages, min=0)], 0.0)
-        proj.pre_trace.index_put_(
-            (events.batch, events.neuron), contribution, accumulate=True
-        )
+        ages = last.index_select(0, events.batch) - events.offset
+        decayed = plus.power.index_select(0, torch.clamp(ages, min=0))
+        contribution = torch.where(ages >= 0, decayed, 0.0)
+        flat = events.batch * proj.n_source + events.neuron
+        proj.pre_trace.view(-1).index_add_(0, flat, contribution)
 
 
 def _window_events(
@@ -428,17 +437,17 @@ def _window_events(
     counts = torch.searchsorted(events.key, row_key + row_length) - first
     batch = torch.repeat_interleave(counts)
     start_of_row = torch.cumsum(counts, 0) - counts
-    index = (
-        first[batch]
-        + torch.arange(batch.numel(), device=batch.device)
-        - start_of_row[batch]
-    )
-    neuron = events.neuron[index]
+    within_row = torch.arange(
+        batch.numel(), device=batch.device
+    ) - start_of_row.index_select(0, batch)
+    index = first.index_select(0, batch) + within_row
+    neuron = events.neuron.index_select(0, index)
+    earlier = consumed.view(-1).index_select(0, batch * consumed.shape[1] + neuron)
     return _WindowEvents(
         batch=batch,
         neuron=neuron,
-        offset=events.step[index] - position[batch],
-        rank=events.occurrence[index] - consumed[batch, neuron],
+        offset=events.step.index_select(0, index) - position.index_select(0, batch),
+        rank=events.occurrence.index_select(0, index) - earlier,
     )
 
 
