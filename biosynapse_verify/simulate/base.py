@@ -226,9 +226,10 @@ def _unflatten_spike_times(
 class Backend(Protocol):
     """A spiking simulator that runs a batch of seeds of one spec.
 
-    Implementations must follow the model stated in
-    :mod:`biosynapse_verify.simulate.torch_backend` and take their seeds,
-    record times and initial weights from :func:`prepare_run`.
+    The reference model is stated in
+    :mod:`biosynapse_verify.simulate.torch_backend`. Other implementations
+    document where they depart from it, and take their seeds, record times
+    and initial weights from :func:`prepare_run`.
     """
 
     name: str

@@ -3,8 +3,10 @@
 It is the plain transcription of the model in
 :mod:`biosynapse_verify.simulate.torch_backend`, kept simple so that it can
 serve as the reference for the event-driven engine. Its cost is dominated by
-PyTorch's per-operation overhead (about 75-150 microseconds per step on one
-CPU core), so use it for short runs and tests.
+PyTorch's per-operation overhead. For song2000 with one seed it used about
+670 microseconds of CPU time per step on one core of a loaded 2-core test
+machine, against about 12 for the event-driven engine, so use it for short
+runs and tests.
 """
 
 from __future__ import annotations

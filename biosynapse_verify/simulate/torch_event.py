@@ -212,7 +212,11 @@ class EventEngine:
         row_length: torch.Tensor,
         spiked: torch.Tensor,
     ) -> None:
-        """Aim the next window at about twice the typical spike-free stretch."""
+        """Choose the next window length from how this window ended.
+
+        After spikes it is four times the median stretch kept by the rows
+        that spiked; after a full window without spikes it doubles.
+        """
         if bool(spiked.any()):
             typical = int(committed_steps[spiked].float().median())
             self._window = max(_MIN_WINDOW, 4 * typical)
