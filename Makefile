@@ -1,12 +1,15 @@
 # The two commands a fresh clone needs (both set up .venv first if needed):
 #   make verify   verify the default network (networks/vanrossum2000.yaml)
 #   make test     run the test suite
-.PHONY: setup verify test test-all
+.PHONY: setup setup-lava verify test test-all
 
 NETWORK ?= networks/vanrossum2000.yaml
 
 setup:
 	@bash scripts/setup.sh
+
+setup-lava:
+	@bash scripts/setup_lava.sh
 
 verify: setup
 	.venv/bin/biosynapse-verify verify $(NETWORK)

@@ -108,6 +108,19 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
         "--device", default="cpu", help="torch device, e.g. cpu or cuda (torch backend)"
     )
     parser.add_argument(
+        "--lava-config",
+        default="floating_pt",
+        choices=["floating_pt", "fixed_pt"],
+        help="Lava run configuration (lava backend)",
+    )
+    parser.add_argument(
+        "--lava-scaling",
+        default="preserve",
+        choices=["preserve", "stdploihi"],
+        help="how STDP amplitudes are quantised for Loihi: 'preserve' keeps "
+        "A-/A+ where possible, 'stdploihi' rounds each like STDPLoihi (lava backend)",
+    )
+    parser.add_argument(
         "--duration", type=str, default=None, help='simulated time, e.g. "20 s" (overrides the spec)'
     )
     parser.add_argument(
@@ -137,6 +150,12 @@ def _duration(text: str | None) -> float | None:
     return value
 
 
+def _backend_options(args: argparse.Namespace) -> dict:
+    if args.backend == "lava":
+        return {"run_config": args.lava_config, "scaling": args.lava_scaling}
+    return {"device": args.device}
+
+
 class _BadInput(Exception):
     """A command-line argument that is invalid; exit code 2."""
 
@@ -151,7 +170,7 @@ def _cmd_verify(args: argparse.Namespace, progress: ProgressBar) -> int:
         out_dir=args.out,
         duration=_duration(args.duration),
         seeds=args.seeds,
-        device=args.device,
+        backend_options=_backend_options(args),
     )
     started = time.perf_counter()
     outcome = verify(spec, options, progress=progress)
@@ -186,7 +205,7 @@ def _cmd_simulate(args: argparse.Namespace, progress: ProgressBar) -> int:
     from biosynapse_verify.spec import load_spec
 
     spec = load_spec(args.spec)
-    backend = get_backend(args.backend, device=args.device)
+    backend = get_backend(args.backend, **_backend_options(args))
     result = backend.run(
         spec,
         seeds=args.seeds,
@@ -231,12 +250,21 @@ def _configure_logging(debug: bool, quiet: bool) -> None:
 
 def _run_guarded(handler: Callable[..., int], args: argparse.Namespace) -> int:
     from biosynapse_verify.pipeline import NumericalFailure
+    from biosynapse_verify.simulate.lava_launcher import LavaRangeError, LavaUnavailableError
     from biosynapse_verify.spec import SpecError
 
     progress = ProgressBar(enabled=not args.quiet)
     try:
         return handler(args, progress)
-    except (SpecError, _BadInput) as err:
+    except (SpecError, _BadInput, LavaUnavailableError, LavaRangeError) as err:
+        progress.close()
+        _error(str(err), args.debug)
+        return EXIT_BAD_INPUT
+    except NotImplementedError as err:
+        # A spec feature that the chosen backend or analysis cannot handle.
+        progress.close()
+        _error(f"unsupported: {err}", args.debug)
+        return EXIT_BAD_INPUT
         progress.close()
         _error(str(err), args.debug)
         return EXIT_BAD_INPUT

@@ -69,15 +69,17 @@ class VerifyOptions:
         Simulated time in seconds, overriding the spec.
     seeds : list of int or None
         Trial seeds, overriding the spec.
-    device : str
-        Torch device for the torch backend.
+    backend_options : dict
+        Keyword arguments of the backend's constructor, for example
+        ``{"device": "cuda"}`` for torch or ``{"run_config": "fixed_pt"}``
+        for Lava.
     """
 
     backend: str = "torch"
     out_dir: Path | None = None
     duration: float | None = None
     seeds: list[int] | None = None
-    device: str = "cpu"
+    backend_options: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -110,7 +112,7 @@ def verify(
     options = options or VerifyOptions()
     timings: dict[str, float] = {}
     structure = build_structure(spec)
-    backend = get_backend(options.backend, device=options.device)
+    backend = get_backend(options.backend, **options.backend_options)
 
     with _timed(timings, "simulation"):
         sim = backend.run(
