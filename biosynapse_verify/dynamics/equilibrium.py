@@ -26,10 +26,13 @@ logger = logging.getLogger(__name__)
 # five orders of magnitude above float64 cancellation error in those sums.
 RELATIVE_RESIDUAL_TOL = 1e-10
 MAX_NEWTON_STEPS = 60
-# In the simulator's end state, a weight closer than this fraction of its range
-# to a bound starts the boundary search fixed there. STDP noise keeps saturated
-# weights a few percent of the range away from the bound.
-START_BOUND_FRACTION = 0.05
+# Projected Euler on the clipped slow dynamics: each step moves the fastest
+# weight by this fraction of its range, and integration stops when the fastest
+# free weight moves by less than CLIPPED_STEP_TOL per step.
+CLIPPED_STEP = 0.01
+CLIPPED_STEP_TOL = 1e-9
+CLIPPED_STABILITY = 0.5
+MAX_CLIPPED_STEPS = 20_000
 
 
 class EquilibriumError(RuntimeError):
@@ -178,25 +181,84 @@ def find_interior(model: MeanFieldModel, x0: np.ndarray) -> Equilibrium:
     return Equilibrium("interior", x, free, residual, steps, inside_bounds=inside, notes=notes)
 
 
-def find_boundary(model: MeanFieldModel, x0: np.ndarray, max_rounds: int = 20) -> Equilibrium:
-    """Find an equilibrium of the clipped dynamics near ``x0``.
+def settle_rates(model: MeanFieldModel, x: np.ndarray, steps: int = 50) -> np.ndarray:
+    """Return ``x`` with its rates at the fast steady state ``r = phi(d(r, u))``.
 
-    Weights within :data:`START_BOUND_FRACTION` of a bound in ``x0`` start
-    fixed at that bound; Newton solves for the free coordinates. Each round
-    then releases fixed weights whose drift points inward, fixes free weights
-    that left the box at the bound they crossed, and sends free weights whose
-    own dynamics repel them (positive Jacobian diagonal) to the bound on the
-    side where ``x0`` has them. The rounds stop when the assignment no longer
-    changes. The result is a candidate only: its stability is decided by the
-    Jacobian of the free coordinates.
+    Newton on the rate block alone; the weights stay as given. Without
+    recurrent projections one step is exact.
+    """
+    x = x.copy()
+    n_r = model.n_rates
+    for _ in range(steps):
+        drive = model.drive(x)
+        phi, slope, _ = model._transfer_arrays(drive)
+        residual = phi - x[:n_r]
+        if np.max(np.abs(residual)) <= RELATIVE_RESIDUAL_TOL * (1.0 + np.max(np.abs(phi))):
+            break
+        jac = sp.diags(slope) @ model._drive_by_rate(x) - sp.identity(n_r)
+        x[:n_r] = np.maximum(x[:n_r] - spla.spsolve(sp.csc_matrix(jac), residual), 0.0)
+    return x
+
+
+def run_clipped(
+    model: MeanFieldModel, x0: np.ndarray, max_steps: int = MAX_CLIPPED_STEPS
+) -> tuple[np.ndarray, float]:
+    """Integrate the clipped slow dynamics from ``x0`` with rates at steady state.
+
+    Projected Euler: each step moves every weight by at most
+    :data:`CLIPPED_STEP` of its range along its drift and clips it to its
+    bounds. The step is also capped at :data:`CLIPPED_STABILITY` over the
+    largest diagonal entry of the weight Jacobian at ``x0``, so Euler stays
+    stable near a stable point. Integration stops once no free weight moves
+    by more than :data:`CLIPPED_STEP_TOL` of its range per step, or after
+    ``max_steps``.
+
+    Returns
+    -------
+    x : ndarray
+        The state reached.
+    model_time : float
+        The model time integrated, in seconds.
     """
     lower, upper = model.bounds()
     n_r = model.n_rates
-    span = upper - lower
-    start_weights = x0[n_r:]
-    at_lower = start_weights <= lower + START_BOUND_FRACTION * span
-    at_upper = start_weights >= upper - START_BOUND_FRACTION * span
-    x = x0.copy()
+    x = settle_rates(model, x0)
+    stiffness = float(np.max(np.abs(model.jacobian(x).diagonal()[n_r:]), initial=0.0))
+    h_max = CLIPPED_STABILITY / stiffness if stiffness > 0 else np.inf
+    elapsed = 0.0
+    for _ in range(max_steps):
+        drift = model.drift(x)[n_r:]
+        weights = x[n_r:]
+        moving = ~(((weights <= lower) & (drift < 0)) | ((weights >= upper) & (drift > 0)))
+        largest = float(np.max(np.abs(drift[moving]))) if moving.any() else 0.0
+        if largest == 0.0:
+            break
+        h = min(h_max, CLIPPED_STEP / largest)
+        x[n_r:] = np.clip(weights + h * drift, lower, upper)
+        x = settle_rates(model, x)
+        elapsed += h
+        if largest * h <= CLIPPED_STEP_TOL:
+            break
+    return x, elapsed
+
+
+def find_boundary(model: MeanFieldModel, x0: np.ndarray, max_rounds: int = 20) -> Equilibrium:
+    """Find an equilibrium of the clipped dynamics reached from ``x0``.
+
+    First the clipped slow dynamics are integrated from ``x0`` (see
+    :func:`run_clipped`), which carries weights that are repelled from an
+    unstable interior point to the bounds. Then weights at a bound are fixed
+    there and Newton solves for the free coordinates; each round releases
+    fixed weights whose drift points inward and fixes free weights that left
+    the box, until the assignment no longer changes. The result is a
+    candidate only: its stability is decided by the Jacobian of the free
+    coordinates and the outward drift of the fixed ones.
+    """
+    lower, upper = model.bounds()
+    n_r = model.n_rates
+    x, model_time = run_clipped(model, x0)
+    at_lower = x[n_r:] <= lower
+    at_upper = x[n_r:] >= upper
     for round_ in range(max_rounds):
         x[n_r:][at_lower] = lower[at_lower]
         x[n_r:][at_upper] = upper[at_upper]
@@ -204,25 +266,19 @@ def find_boundary(model: MeanFieldModel, x0: np.ndarray, max_rounds: int = 20) -
         x, residual, steps = _newton(model, x, free)
         drift = model.drift(x)[n_r:]
         weights = x[n_r:]
-        repelling = free[n_r:] & (model.jacobian(x).diagonal()[n_r:] > 0)
-        above = start_weights > weights
-        new_lower = (
-            (at_lower & (drift <= 0))
-            | (free[n_r:] & (weights < lower))
-            | (repelling & ~above)
-        )
-        new_upper = (
-            (at_upper & (drift >= 0))
-            | (free[n_r:] & (weights > upper))
-            | (repelling & above)
-        )
+        new_lower = (at_lower & (drift <= 0)) | (free[n_r:] & (weights < lower))
+        new_upper = (at_upper & (drift >= 0)) | (free[n_r:] & (weights > upper))
         new_lower &= ~new_upper
         if np.array_equal(new_lower, at_lower) and np.array_equal(new_upper, at_upper):
             break
         at_lower, at_upper = new_lower, new_upper
     outward = np.concatenate([-drift[at_lower], drift[at_upper]])
     margin = float(outward.min()) if outward.size else None
-    notes = [f"assignment of weights to bounds settled after {round_ + 1} rounds"]
+    notes = [
+        f"clipped slow dynamics integrated for {model_time:.4g} s of model time from "
+        "the simulator's end state",
+        f"assignment of weights to bounds settled after {round_ + 1} rounds",
+    ]
     logger.info("boundary equilibrium: %d weights fixed, margin %s", (~free).sum(), margin)
     return Equilibrium(
         "boundary",
