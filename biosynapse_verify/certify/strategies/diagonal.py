@@ -12,6 +12,7 @@ the same P satisfies A^T P + P A < 0. Cost: one sparse LU of C.
 from __future__ import annotations
 
 import numpy as np
+import scipy.linalg
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
@@ -48,13 +49,9 @@ class DiagonalStrategy(Strategy):
     def propose(self, A: JacobianMatrix, options: SearchOptions) -> Proposal | Failure:
         comparison, is_metzler = comparison_matrix(A)
         try:
-            factor = spla.splu(sp.csc_matrix(comparison))
-        except RuntimeError as error:
+            v, w = _solve_both(comparison, dense=not A.is_sparse_input)
+        except (RuntimeError, np.linalg.LinAlgError) as error:
             return Failure(f"the comparison matrix is singular ({error})")
-
-        ones = np.ones(A.n)
-        v = factor.solve(-ones)
-        w = factor.solve(-ones, trans="T")
         min_v, min_w = float(v.min()), float(w.min())
         details = {"A_is_metzler": is_metzler, "min_v": min_v, "min_w": min_w}
         if not (np.all(np.isfinite(v)) and np.all(np.isfinite(w))):
@@ -80,6 +77,21 @@ class DiagonalStrategy(Strategy):
                 details,
             )
         return Proposal(P=w / v, details=details)
+
+
+def _solve_both(comparison: sp.csr_array, dense: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Solve C v = -1 and C^T w = -1 with one LU factorisation of C.
+
+    A dense A gets LAPACK's LU, because SuperLU on a full matrix is slower.
+    """
+    minus_ones = -np.ones(comparison.shape[0])
+    if dense:
+        factor = scipy.linalg.lu_factor(comparison.toarray(), check_finite=False)
+        v = scipy.linalg.lu_solve(factor, minus_ones, check_finite=False)
+        w = scipy.linalg.lu_solve(factor, minus_ones, trans=1, check_finite=False)
+        return v, w
+    factor = spla.splu(sp.csc_matrix(comparison))
+    return factor.solve(minus_ones), factor.solve(minus_ones, trans="T")
 
 
 def comparison_matrix(A: JacobianMatrix) -> tuple[sp.csr_array, bool]:

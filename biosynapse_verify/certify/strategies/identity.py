@@ -22,7 +22,7 @@ class IdentityStrategy(Strategy):
     """Propose P = I; then beta = -lambda_max((A + A^T) / 2).
 
     Applies when -(A + A^T) / 2 is positive definite, tested by a Cholesky
-    factorisation (dense) or an LDL^T factorisation (sparse, n > dense_max_n).
+    factorisation (dense A) or a sparse LDL^T factorisation (sparse A).
     """
 
     name = "identity"
@@ -30,9 +30,8 @@ class IdentityStrategy(Strategy):
     def applies(
         self, A: object, options: SearchOptions | None = None
     ) -> tuple[bool, str]:
-        options = options or SearchOptions()
         jacobian = as_jacobian(A)
-        negative_symmetric_part = _negated_symmetric_part(jacobian, options)
+        negative_symmetric_part = _negated_symmetric_part(jacobian)
         if sp.issparse(negative_symmetric_part):
             if is_positive_definite(negative_symmetric_part):
                 return True, ""
@@ -53,10 +52,8 @@ class IdentityStrategy(Strategy):
         return Proposal(P=np.ones(A.n), details={"P": "identity"})
 
 
-def _negated_symmetric_part(
-    A: JacobianMatrix, options: SearchOptions
-) -> np.ndarray | sp.csr_array:
-    """Return -(A + A^T) / 2, sparse only when A is sparse and large."""
-    if A.is_sparse_input and A.n > options.dense_max_n:
+def _negated_symmetric_part(A: JacobianMatrix) -> np.ndarray | sp.csr_array:
+    """Return -(A + A^T) / 2, sparse when A was given sparse."""
+    if A.is_sparse_input:
         return sp.csr_array(-0.5 * (A.sparse + A.sparse.T))
     return -0.5 * (A.dense + A.dense.T)

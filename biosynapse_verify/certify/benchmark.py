@@ -1,0 +1,176 @@
+"""Timing of each strategy and of the full search on random stable matrices.
+
+Each strategy gets a matrix family it applies to, so the time measured is a
+search, not a quick rejection:
+
+* identity: G / sqrt(n) - 2.5 I, whose symmetric part is negative definite;
+* diagonal: a sparse Metzler matrix, five off-diagonal entries per row in
+  [0, 1], diagonal = -(row sum + 0.5), so it is strictly diagonally dominant;
+* dense_lyapunov and sdp: G / sqrt(n) - 1.5 I (Hurwitz, with high probability
+  not diagonally stable);
+* ladder (``search_certificate``): G / sqrt(n) - 1.2 I, where identity and
+  diagonal fail first;
+* instability (``find_instability``): G / sqrt(n) - 0.5 I, which has unstable
+  eigenvalues.
+
+G has independent standard normal entries.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import scipy.sparse as sp
+
+from biosynapse_verify.certify.candidate import Candidate
+from biosynapse_verify.certify.instability import find_instability
+from biosynapse_verify.certify.ladder import search_certificate
+from biosynapse_verify.certify.options import SearchOptions
+from biosynapse_verify.certify.strategies import (
+    DenseLyapunovStrategy,
+    DiagonalStrategy,
+    IdentityStrategy,
+    SdpStrategy,
+)
+from biosynapse_verify.certify.strategy import Strategy
+
+__all__ = ["benchmark_search", "gaussian_shifted", "sparse_metzler"]
+
+logger = logging.getLogger(__name__)
+
+METZLER_ROW_COUNT = 5
+"""Off-diagonal non-zeros per row of the sparse Metzler benchmark matrix."""
+
+
+def gaussian_shifted(n: int, shift: float, rng: np.random.Generator) -> np.ndarray:
+    """Return G / sqrt(n) - shift I, shape (n, n); the spectrum of G / sqrt(n)
+    fills the unit disc as n grows."""
+    return rng.standard_normal((n, n)) / np.sqrt(n) - shift * np.eye(n)
+
+
+def sparse_metzler(n: int, rng: np.random.Generator) -> sp.csr_array:
+    """Return a strictly diagonally dominant sparse Metzler matrix, shape (n, n)."""
+    rows = np.repeat(np.arange(n), METZLER_ROW_COUNT)
+    offsets = rng.integers(1, n, size=rows.size)
+    columns = (rows + offsets) % n
+    values = rng.uniform(0.0, 1.0, size=rows.size)
+    off_diagonal = sp.csr_array((values, (rows, columns)), shape=(n, n))
+    row_sums = np.asarray(off_diagonal.sum(axis=1)).ravel()
+    return sp.csr_array(off_diagonal - sp.diags_array(row_sums + 0.5))
+
+
+def benchmark_search(
+    sizes: Sequence[int],
+    *,
+    seed: int = 0,
+    options: SearchOptions | None = None,
+) -> list[dict]:
+    """Time each strategy, the ladder and find_instability at each size.
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        Matrix dimensions n.
+    seed : int
+        Seed of the random matrices.
+    options : SearchOptions, optional
+        Size limits apply: a strategy whose ``applies`` rejects n is recorded
+        as not applicable, with its reason, and takes no time.
+
+    Returns
+    -------
+    list of dict
+        One record per (n, task): ``n``, ``task``, ``seconds`` (wall time),
+        ``outcome`` and, for candidates, ``beta``, ``alpha`` and ``kappa_P``.
+    """
+    options = options or SearchOptions()
+    records = []
+    for n in sizes:
+        rng = np.random.default_rng([seed, n])
+        cases: list[tuple[str, object, Callable[[object], dict]]] = [
+            (
+                "identity",
+                gaussian_shifted(n, 2.5, rng),
+                _strategy_task(IdentityStrategy(), options),
+            ),
+            (
+                "diagonal",
+                sparse_metzler(n, rng),
+                _strategy_task(DiagonalStrategy(), options),
+            ),
+            (
+                "dense_lyapunov",
+                gaussian_shifted(n, 1.5, rng),
+                _strategy_task(DenseLyapunovStrategy(), options),
+            ),
+            (
+                "sdp",
+                gaussian_shifted(n, 1.5, rng),
+                _strategy_task(SdpStrategy(), options),
+            ),
+            (
+                "ladder",
+                gaussian_shifted(n, 1.2, rng),
+                lambda A: _ladder_task(A, options),
+            ),
+            (
+                "instability",
+                gaussian_shifted(n, 0.5, rng),
+                lambda A: _instability_task(A, options),
+            ),
+        ]
+        for task, matrix, run in cases:
+            start = time.perf_counter()
+            record = run(matrix)
+            record.update(
+                {"n": n, "task": task, "seconds": time.perf_counter() - start}
+            )
+            logger.info("benchmark n = %d %s: %s", n, task, record)
+            records.append(record)
+    return records
+
+
+def _strategy_task(
+    strategy: Strategy, options: SearchOptions
+) -> Callable[[object], dict]:
+    def run(A: object) -> dict:
+        applicable, reason = strategy.applies(A, options)
+        if not applicable:
+            return {"outcome": "not applicable", "reason": reason}
+        return _describe(strategy.search(A, options))
+
+    return run
+
+
+def _ladder_task(A: object, options: SearchOptions) -> dict:
+    outcome = search_certificate(A, options=options)
+    record = (
+        _describe(outcome.candidate)
+        if outcome.candidate
+        else {"outcome": outcome.status}
+    )
+    record["rungs"] = [attempt.strategy for attempt in outcome.attempts]
+    return record
+
+
+def _instability_task(A: object, options: SearchOptions) -> dict:
+    evidence = find_instability(A, options)
+    return {
+        "outcome": "refuted" if evidence.is_unstable else "no unstable eigenvalue",
+        "n_unstable": evidence.n_unstable,
+        "chetaev": evidence.chetaev is not None,
+    }
+
+
+def _describe(result: object) -> dict:
+    if isinstance(result, Candidate):
+        return {
+            "outcome": f"candidate ({result.strategy})",
+            "beta": result.beta,
+            "alpha": result.alpha,
+            "kappa_P": result.condition_number,
+        }
+    return {"outcome": "failure", "reason": result.reason}
