@@ -27,6 +27,7 @@ from biosynapse_verify.dynamics.equilibrium import (
     find_interior,
 )
 from biosynapse_verify.dynamics.meanfield import MeanFieldModel
+from biosynapse_verify.errors import NumericalFailure
 from biosynapse_verify.evidence import distance_series, fit_decay_rate, weight_summary
 from biosynapse_verify.spec.loader import spec_hash
 from biosynapse_verify.spec.schema import NetworkSpec
@@ -40,8 +41,6 @@ Progress = Callable[[str, float], None]
 
 EXIT_CERTIFIED = 0
 EXIT_NOT_CERTIFIED = 1
-EXIT_BAD_INPUT = 2
-EXIT_NUMERICAL_FAILURE = 3
 
 # Dense eigenvalues are computed up to this size for the spectrum plot and the
 # predicted decay rates; beyond it ARPACK finds the rightmost ones.
@@ -49,10 +48,6 @@ DENSE_SPECTRUM_MAX = 3000
 # Calibration extends this far (as a fraction of the weight range) above 1.5
 # times the largest mean final weight, so Newton's iterates stay on fitted ground.
 CALIBRATION_HEADROOM = 0.1
-
-
-class NumericalFailure(RuntimeError):
-    """A numerical stage failed (non-finite simulation, no equilibrium, solver error)."""
 
 
 @dataclass

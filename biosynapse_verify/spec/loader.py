@@ -10,12 +10,13 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from biosynapse_verify.errors import BadInputError
 from biosynapse_verify.spec.schema import NetworkSpec
 
 __all__ = ["SpecError", "load_spec", "parse_spec", "spec_hash"]
 
 
-class SpecError(ValueError):
+class SpecError(BadInputError):
     """A spec that cannot be read or is invalid; the message is one line."""
 
 

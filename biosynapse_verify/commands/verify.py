@@ -1,0 +1,61 @@
+"""``biosynapse-verify verify NETWORK.yaml``: simulate, certify, check and report."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from biosynapse_verify.commands._common import (
+    add_run_options,
+    backend_options,
+    parse_duration,
+)
+
+__all__ = ["register"]
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("verify", help="simulate, certify and report one network")
+    parser.add_argument("spec", type=Path, help="network spec (YAML)")
+    add_run_options(parser)
+    parser.add_argument(
+        "--out", type=Path, default=None, help="report folder (default reports/NETWORK)"
+    )
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace, progress) -> int:
+    from biosynapse_verify.pipeline import VerifyOptions, verify
+    from biosynapse_verify.spec import load_spec
+
+    spec = load_spec(args.spec)
+    options = VerifyOptions(
+        backend=args.backend,
+        out_dir=args.out,
+        duration=parse_duration(args.duration),
+        seeds=args.seeds,
+        backend_options=backend_options(args),
+    )
+    started = time.perf_counter()
+    outcome = verify(spec, options, progress=progress)
+    progress.close()
+    _print_verdict(outcome, time.perf_counter() - started)
+    return outcome.exit_code
+
+
+def _print_verdict(outcome: object, seconds: float) -> None:
+    cert = outcome.certificate
+    print(f"{cert['network']}: {outcome.verdict.upper()}")
+    print(f"  {cert['claim']}")
+    if "certificate" in cert and outcome.verdict == "certified":
+        c = cert["certificate"]
+        print(
+            f"  beta = {c['beta']:.6g}, lambda_max(P) = {c['lambda_max_P']:.6g}, "
+            f"decay rate alpha = {c['alpha']:.6g} 1/s"
+        )
+    if cert.get("check"):
+        print(f"  check: {cert['check']['method']}: {cert['check']['reason']}")
+    for name, path in outcome.paths.items():
+        print(f"  {name}: {path}")
+    print(f"  wall time {seconds:.1f} s")
