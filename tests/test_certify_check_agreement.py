@@ -84,6 +84,19 @@ def test_stdp_refutation_passes_check() -> None:
     assert result.valid, result.reason
 
 
+def test_saddle_refutation_passes_check() -> None:
+    rng = np.random.default_rng(9)
+    core = np.diag([2.0, -2.0, -1.0, 0.3, -0.7]) + 0.5 * np.triu(
+        rng.standard_normal((5, 5)), 1
+    )
+    orthogonal, _ = np.linalg.qr(rng.standard_normal((5, 5)))
+    A = orthogonal @ core @ orthogonal.T
+    chetaev = search_certificate(A).instability.chetaev
+    assert chetaev.construction == "ordered_schur"
+    result = check_instability(A, chetaev.P, chetaev.gamma, chetaev.witness)
+    assert result.valid, result.reason
+
+
 def test_tiny_positive_eigenvalue_refutation_passes_check() -> None:
     A = np.diag([-1.0, -2.0, 1e-9])
     chetaev = search_certificate(A).instability.chetaev
@@ -96,7 +109,7 @@ def test_sparse_jacobian_refutation_passes_check() -> None:
     diagonal = -np.linspace(1.0, 3.0, n)
     diagonal[7] = 0.4
     A = sp.csr_array(sp.diags_array([0.05 * np.ones(n - 1), diagonal], offsets=[1, 0]))
-    outcome = search_certificate(A, options=SearchOptions(dense_max_n=100))
+    outcome = search_certificate(A, options=SearchOptions(eig_max_n=100))
     assert outcome.status == "refuted"
     chetaev = outcome.instability.chetaev
     result = check_instability(A, chetaev.P, chetaev.gamma, chetaev.witness)

@@ -63,6 +63,26 @@ def test_unstable_with_axis_pair_lists_both() -> None:
     assert "singular" in evidence.chetaev_reason
 
 
+def test_saddle_uses_ordered_schur() -> None:
+    # lambda = 1 and lambda = -1 sum to 0, so A^T P + P A = I is singular.
+    rng = np.random.default_rng(8)
+    core = np.diag([1.0, -1.0, -2.0, 0.5]) + 0.4 * np.triu(
+        rng.standard_normal((4, 4)), 1
+    )
+    orthogonal, _ = np.linalg.qr(rng.standard_normal((4, 4)))
+    A = orthogonal @ core @ orthogonal.T
+    evidence = find_instability(A)
+    assert evidence.n_unstable == 2
+    assert evidence.chetaev.construction == "ordered_schur"
+    assert evidence.chetaev.n_positive_P == 2
+    assert_chetaev(A, evidence)
+
+
+def test_lyapunov_construction_when_separated() -> None:
+    evidence = find_instability(np.diag([-1.0, 0.5, -3.0]))
+    assert evidence.chetaev.construction == "lyapunov"
+
+
 def test_tiny_positive_eigenvalue_refuted_with_chetaev() -> None:
     A = np.diag([-1.0, -2.0, 1e-9])
     evidence = find_instability(A)
@@ -102,7 +122,7 @@ def test_sparse_route_finds_rightmost_eigenvalues() -> None:
     diagonal = -np.linspace(1.0, 5.0, n)
     diagonal[[10, 200]] = [0.5, 0.25]
     A = sp.csr_array(sp.diags_array([0.01 * np.ones(n - 1), diagonal], offsets=[1, 0]))
-    evidence = find_instability(A, SearchOptions(dense_max_n=100, sparse_eig_k=6))
+    evidence = find_instability(A, SearchOptions(eig_max_n=100, sparse_eig_k=6))
     assert evidence.method == "arpack"
     assert not evidence.counts_exact
     assert evidence.n_unstable == 2

@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 import scipy.linalg
 import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from biosynapse_verify.certify import (
     Candidate,
@@ -70,6 +72,24 @@ def test_stable_random_matrix_gets_candidate() -> None:
     assert outcome.candidate.lambda_min_P >= 1.0
     assert outcome.instability is None
     assert_certifies(A, outcome.candidate)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 100_000),
+    n=st.integers(2, 8),
+    shift=st.floats(-0.5, 2.0),
+)
+def test_candidate_only_for_hurwitz(seed: int, n: int, shift: float) -> None:
+    # Around shift = 1 about half of these matrices are unstable.
+    A = random_hurwitz(n, seed=seed, shift=shift)
+    outcome = search_certificate(A, options=SearchOptions(scs_eps=1e-5))
+    abscissa = np.linalg.eigvals(A).real.max()
+    if outcome.candidate is not None:
+        assert abscissa < 0
+        assert_certifies(A, outcome.candidate)
+    if abscissa > 1e-6:
+        assert outcome.status == "refuted"
 
 
 def test_ladder_records_why_cheaper_strategies_failed() -> None:

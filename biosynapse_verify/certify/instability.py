@@ -10,8 +10,12 @@ starts where V > 0, so the equilibrium is unstable. By the inertia theorem
 eigenvalues in the open right half-plane, so the unstable modes themselves
 are witnesses.
 
-The rigorous verification is :func:`biosynapse_verify.check.check_instability`;
-nothing here is a proof.
+When some lambda_i + lambda_j is close to 0 (a saddle with eigenvalues
+lambda and -lambda), P comes instead from the Schur form ordered unstable
+first, block by block.
+
+Nothing here is a proof: :func:`biosynapse_verify.check.check_instability`
+verifies the candidate rigorously.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from biosynapse_verify.certify.linalg import (
     as_jacobian,
     lyapunov_inequality_matrix,
     solve_lyapunov,
+    solve_schur_sylvester,
     symmetric_spectrum,
 )
 from biosynapse_verify.certify.margins import (
@@ -102,7 +107,8 @@ class ChetaevCandidate:
     Attributes
     ----------
     P : ndarray, shape (n, n)
-        Exactly symmetric solution of A^T P + P A = I (indefinite).
+        Exactly symmetric and indefinite, with A^T P + P A positive definite
+        (see ``construction``).
     gamma : float
         Claimed rate: A^T P + P A - 2 gamma I is positive semidefinite.
     gamma_float : float
@@ -116,6 +122,10 @@ class ChetaevCandidate:
         witness^T P witness in floating point.
     witness_source : str
         Which mode part the witness is.
+    construction : str
+        ``"lyapunov"`` (P solves A^T P + P A = I) or ``"ordered_schur"``
+        (block-diagonal P in the Schur basis ordered unstable first, used when
+        some lambda_i + lambda_j is close to 0).
     n_positive_P, n_negative_P : int
         Inertia of P from eigvalsh.
     """
@@ -127,6 +137,7 @@ class ChetaevCandidate:
     witness: np.ndarray
     witness_value: float
     witness_source: str
+    construction: str
     n_positive_P: int
     n_negative_P: int
 
@@ -139,6 +150,7 @@ class ChetaevCandidate:
             "witness": self.witness.tolist(),
             "witness_value": self.witness_value,
             "witness_source": self.witness_source,
+            "construction": self.construction,
             "n_positive_P": self.n_positive_P,
             "n_negative_P": self.n_negative_P,
         }
@@ -244,7 +256,7 @@ def find_instability(
     ----------
     A : array_like, sparse or JacobianMatrix, shape (n, n)
     options : SearchOptions, optional
-        ``dense_max_n`` chooses all eigenvalues (dense) or ARPACK's
+        ``eig_max_n`` chooses all eigenvalues (dense) or ARPACK's
         ``sparse_eig_k`` rightmost; ``lyapunov_max_n`` bounds the Chetaev
         solve; ``n_modes`` and ``n_top_entries`` size the report.
 
@@ -256,7 +268,7 @@ def find_instability(
     jacobian = as_jacobian(A)
     threshold = options.marginal_relative_tol * jacobian.norm2_bound
 
-    if jacobian.n <= options.dense_max_n:
+    if jacobian.n <= options.eig_max_n:
         eigenvalues, vectors, conditions = _dense_eigensystem(jacobian)
         errors = (
             ROUNDING_SAFETY
@@ -305,6 +317,7 @@ def find_instability(
             eigenvalues,
             vectors[:, unstable][:, :WITNESS_MODES],
             threshold,
+            int(marginal.sum()),
             options,
         )
     return InstabilityEvidence(
@@ -375,22 +388,15 @@ def _chetaev_candidate(
     eigenvalues: np.ndarray,
     unstable_vectors: np.ndarray,
     threshold: float,
+    n_marginal: int,
     options: SearchOptions,
 ) -> tuple[ChetaevCandidate | None, str]:
-    """Solve A^T P + P A = I and pick a witness among the unstable modes."""
+    """Build P with A^T P + P A > 0, back off gamma and pick a witness."""
     if A.n > options.lyapunov_max_n:
         return None, f"n = {A.n} exceeds lyapunov_max_n = {options.lyapunov_max_n}"
-    separation = _lyapunov_separation(eigenvalues)
-    if separation <= threshold:
-        return None, (
-            f"eigenvalues with lambda_i + lambda_j within {separation:.3g} of 0 make "
-            "A^T P + P A = I singular (e.g. a pair on the imaginary axis)"
-        )
-
-    solution = solve_lyapunov(A.dense, -np.eye(A.n))
-    if solution.singular:
-        return None, "LAPACK reported a singular Lyapunov operator"
-    P = solution.X
+    P, construction = _chetaev_matrix(A, eigenvalues, threshold, n_marginal)
+    if P is None:
+        return None, construction
 
     # gamma from lambda_min(A^T P + P A), less the rounding budget and back-off.
     M = -lyapunov_inequality_matrix(A, P)
@@ -428,10 +434,57 @@ def _chetaev_candidate(
         witness=witness,
         witness_value=float(value),
         witness_source=source,
+        construction=construction,
         n_positive_P=int(np.sum(inertia > 0)),
         n_negative_P=int(np.sum(inertia < 0)),
     )
     return candidate, ""
+
+
+def _chetaev_matrix(
+    A: JacobianMatrix, eigenvalues: np.ndarray, threshold: float, n_marginal: int
+) -> tuple[np.ndarray | None, str]:
+    """Return (P, construction name), or (None, reason) if no P can be built."""
+    separation = _lyapunov_separation(eigenvalues)
+    if separation > threshold:
+        solution = solve_lyapunov(A.dense, -np.eye(A.n))
+        if not solution.singular:
+            return solution.X, "lyapunov"
+    if n_marginal == 0:
+        return _ordered_schur_chetaev(A.dense), "ordered_schur"
+    return None, (
+        f"eigenvalues with lambda_i + lambda_j within {separation:.3g} of 0 make "
+        "A^T P + P A = I singular, and the ordered Schur construction needs "
+        f"no eigenvalue on the imaginary axis ({n_marginal} marginal)"
+    )
+
+
+def _ordered_schur_chetaev(A: np.ndarray) -> np.ndarray:
+    """Return P with A^T P + P A > 0 from the Schur form ordered unstable first.
+
+    With A = U T U^T and T = [[T11, T12], [0, T22]], T11 holding the
+    eigenvalues with Re > 0 and T22 the others (all Re < 0), take
+    P' = diag(X, -c Y) where T11^T X + X T11 = I and T22^T Y + Y T22 = -I.
+    Then T^T P' + P' T = [[I, B], [B^T, c I]] with B = X T12, which is
+    positive definite with smallest eigenvalue >= 1/2 for c = 2 ||B||^2 + 1.
+    Only pairs inside T11 or inside T22 enter, so lambda_i + lambda_j = 0
+    across the two groups (a saddle) does no harm.
+    """
+    T, U, n_unstable = scipy.linalg.schur(A, output="real", sort="rhp")
+    T11 = T[:n_unstable, :n_unstable]
+    T12 = T[:n_unstable, n_unstable:]
+    T22 = T[n_unstable:, n_unstable:]
+    flags: list[int] = []
+    block = np.zeros_like(T)
+    X = solve_schur_sylvester(T11, T11, np.eye(n_unstable), flags)
+    block[:n_unstable, :n_unstable] = 0.5 * (X + X.T)
+    if n_unstable < A.shape[0]:
+        Y = solve_schur_sylvester(T22, T22, -np.eye(T22.shape[0]), flags)
+        coupling = float(np.linalg.norm(X @ T12, 2))
+        scale = 2.0 * coupling**2 + 1.0
+        block[n_unstable:, n_unstable:] = -scale * 0.5 * (Y + Y.T)
+    P = U @ block @ U.T
+    return 0.5 * (P + P.T)
 
 
 def _lyapunov_separation(eigenvalues: np.ndarray) -> float:

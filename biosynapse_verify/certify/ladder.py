@@ -11,7 +11,11 @@ import numpy as np
 
 from biosynapse_verify.certify.candidate import Candidate, Failure, jsonable
 from biosynapse_verify.certify.instability import InstabilityEvidence, find_instability
-from biosynapse_verify.certify.linalg import JacobianMatrix, as_jacobian
+from biosynapse_verify.certify.linalg import (
+    SPARSE_EIG_RTOL,
+    JacobianMatrix,
+    as_jacobian,
+)
 from biosynapse_verify.certify.margins import tolerance_record
 from biosynapse_verify.certify.options import SearchOptions
 from biosynapse_verify.certify.strategies import (
@@ -20,6 +24,7 @@ from biosynapse_verify.certify.strategies import (
     IdentityStrategy,
     SdpStrategy,
 )
+from biosynapse_verify.certify.strategies.dense_lyapunov import LYAPUNOV_RESIDUAL_TOL
 from biosynapse_verify.certify.strategy import Strategy
 
 __all__ = [
@@ -257,5 +262,9 @@ def search_certificate(
         attempts=attempts,
         instability=instability,
         options=options,
-        tolerances=tolerance_record(),
+        tolerances={
+            **tolerance_record(),
+            "lyapunov_residual_tol": LYAPUNOV_RESIDUAL_TOL,
+            "sparse_eig_rtol": SPARSE_EIG_RTOL,
+        },
     )

@@ -27,6 +27,7 @@ __all__ = [
     "is_positive_definite",
     "lyapunov_inequality_matrix",
     "solve_lyapunov",
+    "solve_schur_sylvester",
     "symmetric_spectrum",
 ]
 
@@ -360,7 +361,7 @@ def solve_lyapunov(A: np.ndarray, Q: np.ndarray) -> LyapunovSolution:
     T, U = scipy.linalg.schur(A, output="real", check_finite=False)
     rhs = -(U.T @ Q @ U)
     flags: list[int] = []
-    Y = _solve_quasi_triangular_sylvester(T, T, rhs, flags)
+    Y = solve_schur_sylvester(T, T, rhs, flags)
     X = U @ Y @ U.T
     X = 0.5 * (X + X.T)
 
@@ -370,7 +371,7 @@ def solve_lyapunov(A: np.ndarray, Q: np.ndarray) -> LyapunovSolution:
     return LyapunovSolution(X=X, relative_residual=relative, singular=any(flags))
 
 
-def _solve_quasi_triangular_sylvester(
+def solve_schur_sylvester(
     S: np.ndarray, T: np.ndarray, C: np.ndarray, flags: list[int]
 ) -> np.ndarray:
     """Solve S^T Y + Y T = C for upper quasi-triangular S, T by recursive halving.
@@ -378,7 +379,22 @@ def _solve_quasi_triangular_sylvester(
     Splitting S = [[S11, S12], [0, S22]] and Y by rows gives
     S11^T Y1 + Y1 T = C1 and S22^T Y2 + Y2 T = C2 - S12^T Y1; splitting T by
     columns gives the analogous pair. A split never cuts a 2 x 2 block of the
-    real Schur form. ``flags`` collects dtrsyl's info values.
+    real Schur form. Blocks of at most ``SYLVESTER_LEAF`` go to LAPACK dtrsyl.
+
+    Parameters
+    ----------
+    S : ndarray, shape (m, m)
+        Upper quasi-triangular (real Schur form).
+    T : ndarray, shape (k, k)
+        Upper quasi-triangular (real Schur form).
+    C : ndarray, shape (m, k)
+    flags : list of int
+        Receives dtrsyl's info value per block; a 1 means eigenvalues of S^T
+        and -T were close and LAPACK perturbed them.
+
+    Returns
+    -------
+    ndarray, shape (m, k)
     """
     rows, cols = C.shape
     if max(rows, cols) <= SYLVESTER_LEAF:
@@ -390,15 +406,15 @@ def _solve_quasi_triangular_sylvester(
 
     if rows >= cols:
         half = _schur_split(S)
-        top = _solve_quasi_triangular_sylvester(S[:half, :half], T, C[:half], flags)
+        top = solve_schur_sylvester(S[:half, :half], T, C[:half], flags)
         rest = C[half:] - S[:half, half:].T @ top
-        bottom = _solve_quasi_triangular_sylvester(S[half:, half:], T, rest, flags)
+        bottom = solve_schur_sylvester(S[half:, half:], T, rest, flags)
         return np.vstack([top, bottom])
 
     half = _schur_split(T)
-    left = _solve_quasi_triangular_sylvester(S, T[:half, :half], C[:, :half], flags)
+    left = solve_schur_sylvester(S, T[:half, :half], C[:, :half], flags)
     rest = C[:, half:] - left @ T[:half, half:]
-    right = _solve_quasi_triangular_sylvester(S, T[half:, half:], rest, flags)
+    right = solve_schur_sylvester(S, T[half:, half:], rest, flags)
     return np.hstack([left, right])
 
 

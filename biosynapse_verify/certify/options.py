@@ -30,6 +30,10 @@ DENSE_MAX_N = 5000
 """Largest n for dense eigenvalue routines; eigvalsh takes seconds up to here,
 and the n x n float64 copies (200 MB each at n = 5000) still fit in memory."""
 
+EIG_MAX_N = 2000
+"""Largest n for the dense non-symmetric eigensolver in find_instability
+(all eigenvalues with left and right eigenvectors); ARPACK beyond."""
+
 LYAPUNOV_MAX_N = 3000
 """Largest n for the dense Lyapunov equation; the real Schur form costs about
 10 s at n = 2000 on 2 cores and grows as n^3."""
@@ -46,8 +50,11 @@ class SearchOptions:
     sdp_max_n : int
         The SDP strategy applies only for n <= sdp_max_n.
     dense_max_n : int
-        Dense eigenvalue routines are used for n <= dense_max_n; sparse ones
-        (ARPACK) beyond.
+        Dense symmetric eigenvalue routines are used for n <= dense_max_n,
+        ARPACK beyond.
+    eig_max_n : int
+        find_instability computes all eigenvalues densely for
+        n <= eig_max_n, and ARPACK's ``sparse_eig_k`` rightmost beyond.
     lyapunov_max_n : int
         The dense Lyapunov strategy applies only for n <= lyapunov_max_n.
     marginal_relative_tol : float
@@ -73,6 +80,7 @@ class SearchOptions:
     kappa_max: float = SDP_KAPPA_MAX
     sdp_max_n: int = SDP_MAX_N
     dense_max_n: int = DENSE_MAX_N
+    eig_max_n: int = EIG_MAX_N
     lyapunov_max_n: int = LYAPUNOV_MAX_N
     marginal_relative_tol: float = MARGINAL_RELATIVE_TOL
     scs_eps: float = 1e-6
@@ -101,6 +109,7 @@ class SearchOptions:
         for name in (
             "sdp_max_n",
             "dense_max_n",
+            "eig_max_n",
             "lyapunov_max_n",
             "scs_max_iters",
             "n_modes",
