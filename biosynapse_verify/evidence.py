@@ -43,6 +43,10 @@ def distance_series(
 def fit_decay_rate(times: np.ndarray, distance: np.ndarray) -> dict[str, float | None]:
     """Fit ``distance ~ C exp(-rate t)`` on the part above the noise floor.
 
+    The floor is the minimum over the last tenth of the record; it is removed
+    in quadrature before a log-linear fit of the leading run of points above
+    :data:`FLOOR_MULTIPLE` times the floor.
+
     Parameters
     ----------
     times : ndarray, shape (R,)
@@ -70,7 +74,12 @@ def fit_decay_rate(times: np.ndarray, distance: np.ndarray) -> dict[str, float |
             "reason": f"only {stop} record points lie above {FLOOR_MULTIPLE:g} times the "
             "noise floor; lower simulation.record_interval to resolve the decay",
         }
-    return _log_linear(times[:stop], distance[:stop], "decay phase above the noise floor")
+    # Noise adds to the decaying part in quadrature (independent fluctuations
+    # across many coordinates), so it is removed that way before the log fit.
+    decaying = np.sqrt(np.maximum(distance[:stop] ** 2 - floor**2, 0.0))
+    return _log_linear(
+        times[:stop], decaying, "decay phase above the noise floor, floor removed in quadrature"
+    )
 
 
 def _log_linear(times: np.ndarray, distance: np.ndarray, window: str) -> dict:
