@@ -1,0 +1,150 @@
+"""Re-run the rigorous check of a certificate's claim on the recomputed Jacobian.
+
+A "certified" certificate claims that the stored (P, beta) is a Lyapunov
+certificate; :func:`check_stability_claim` passes them to
+:func:`biosynapse_verify.check.check_lyapunov`. A "refuted" certificate claims
+instability; :func:`check_instability_claim` passes the stored Chetaev
+matrix, gamma and witness to :func:`biosynapse_verify.check.check_instability`.
+P is read from ``P.npz`` and must equal the copy in the JSON, bit for bit,
+when the JSON holds one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from biosynapse_verify.check import CheckResult, check_instability, check_lyapunov
+from biosynapse_verify.recheck.bundle import CertificateBundle, require
+from biosynapse_verify.recheck.errors import RecheckRejection, UnreadableCertificateError
+
+__all__ = [
+    "CHETAEV_ARRAY",
+    "check_instability_claim",
+    "check_stability_claim",
+]
+
+logger = logging.getLogger(__name__)
+
+CHECK_STEP = "rigorous check"
+CERTIFICATE_STEP = "stored P"
+CHETAEV_ARRAY = "P_chetaev"
+"""Array name under which a refutation must store its Chetaev matrix."""
+
+
+def _as_float64(value: Any, name: str) -> np.ndarray:
+    array = np.asarray(value)
+    if array.dtype != np.float64:
+        raise RecheckRejection(
+            CERTIFICATE_STEP, f"{name} has dtype {array.dtype}; a certificate stores float64"
+        )
+    return array
+
+
+def _stored_P(bundle: CertificateBundle, n: int) -> np.ndarray:
+    """Return P from P.npz after matching it with the certificate's own record of P."""
+    P = _as_float64(bundle.array("P", "as the Lyapunov matrix"), "P")
+    section = bundle.record["certificate"]
+    if P.shape not in ((n,), (n, n)):
+        raise RecheckRejection(
+            CERTIFICATE_STEP,
+            f"P has shape {P.shape} but A has {n} free coordinates; expected ({n},) "
+            f"for a diagonal P or ({n}, {n})",
+        )
+    recorded_digest = section.get("P_sha256")
+    if recorded_digest is not None:
+        digest = hashlib.sha256(np.ascontiguousarray(P, dtype="<f8").tobytes()).hexdigest()
+        if digest != recorded_digest:
+            raise RecheckRejection(
+                CERTIFICATE_STEP,
+                f"P.npz has SHA-256 of values {digest[:16]}... but certificate.P_sha256 "
+                f"is {recorded_digest[:16]}...; P changed after the certificate was written",
+            )
+    listed = section.get("P")
+    if listed is not None:
+        try:
+            listed = np.asarray(listed, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise RecheckRejection(CERTIFICATE_STEP, "certificate.P is not a list of numbers")
+        if listed.shape != P.shape or not np.array_equal(listed, P):
+            raise RecheckRejection(
+                CERTIFICATE_STEP,
+                "certificate.P in the JSON differs from P.npz; one of them was changed",
+            )
+    return P
+
+
+def _number(bundle: CertificateBundle, dotted: str) -> float:
+    value = require(bundle.record, dotted, bundle.path)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise UnreadableCertificateError(
+            f"{bundle.path}: {dotted} must be a number, got {value!r}"
+        )
+    return float(value)
+
+
+def _run(check: Any, *args: Any, **kwargs: Any) -> CheckResult:
+    """Run a checker, turning invalid inputs into a rejection."""
+    try:
+        result = check(*args, **kwargs)
+    except (ValueError, NotImplementedError) as err:
+        raise RecheckRejection(CHECK_STEP, str(err)) from None
+    if not result.valid:
+        raise RecheckRejection(CHECK_STEP, result.reason)
+    return result
+
+
+def check_stability_claim(
+    bundle: CertificateBundle, A: sp.csr_matrix, method: str = "auto"
+) -> CheckResult:
+    """Prove that the stored (P, beta) certifies dx/dt = A x.
+
+    Raises
+    ------
+    RecheckRejection
+        If P does not match its record or the rigorous check does not prove
+        the claim.
+    UnreadableCertificateError
+        If beta or P is missing.
+    """
+    beta = _number(bundle, "certificate.beta")
+    P = _stored_P(bundle, A.shape[0])
+    logger.info("re-checking the stability claim with beta = %.6g", beta)
+    return _run(check_lyapunov, A, P, beta, method=method)
+
+
+def check_instability_claim(
+    bundle: CertificateBundle, A: sp.csr_matrix, method: str = "auto"
+) -> CheckResult:
+    """Prove that the stored Chetaev data show dx/dt = A x is unstable.
+
+    The certificate must store the Chetaev matrix as ``arrays.P_chetaev`` and
+    ``refutation.chetaev.gamma`` and ``refutation.chetaev.witness``.
+
+    Raises
+    ------
+    RecheckRejection
+        If the rigorous check does not prove instability.
+    UnreadableCertificateError
+        If the Chetaev matrix, gamma or the witness is missing.
+    """
+    gamma = _number(bundle, "refutation.chetaev.gamma")
+    witness = require(bundle.record, "refutation.chetaev.witness", bundle.path)
+    P = _as_float64(
+        bundle.array(
+            CHETAEV_ARRAY,
+            "to re-check the refutation (the Chetaev matrix P with "
+            "A^T P + P A - 2 gamma I > 0); store it when writing refuted certificates",
+        ),
+        CHETAEV_ARRAY,
+    )
+    try:
+        witness = np.asarray(witness, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise RecheckRejection(CHECK_STEP, "refutation.chetaev.witness is not numeric")
+    logger.info("re-checking the instability claim with gamma = %.6g", gamma)
+    return _run(check_instability, A, P, gamma, witness, method=method)

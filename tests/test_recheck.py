@@ -1,0 +1,397 @@
+"""Re-checking certificates: valid ones pass, altered ones are rejected with the reason."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from biosynapse_verify.check import check_lyapunov
+from biosynapse_verify.cli import main
+from biosynapse_verify.dynamics.meanfield import MeanFieldModel
+from biosynapse_verify.recheck import (
+    A_RECOMPUTE_RTOL,
+    UnreadableCertificateError,
+    canonical_matrix_sha256,
+    recheck_certificate,
+)
+from biosynapse_verify.report import certificate_to_json
+from biosynapse_verify.spec import parse_spec, spec_hash
+from biosynapse_verify.testing import (
+    REFERENCE_TRANSFER,
+    certify_mean_field,
+    feedforward_spec,
+)
+
+TRANSFERS = {"post": REFERENCE_TRANSFER}
+
+
+def _write(folder: Path, spec: object) -> Path:
+    outcome = certify_mean_field(spec, TRANSFERS, out_dir=folder)
+    return outcome.path
+
+
+@pytest.fixture(scope="module")
+def certified(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A certified interior equilibrium with a static inhibitory projection."""
+    spec = feedforward_spec(name="certified", n_inhibitory=4, seed=3)
+    return _write(tmp_path_factory.mktemp("certified"), spec)
+
+
+@pytest.fixture(scope="module")
+def refuted(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Additive-like (power law with mu = 0): the interior equilibrium is unstable."""
+    spec = feedforward_spec(name="refuted", rule="power_law", mu=0.0)
+    return _write(tmp_path_factory.mktemp("refuted"), spec)
+
+
+@pytest.fixture(scope="module")
+def boundary(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Additive STDP judged at its boundary equilibrium (weights at w_max)."""
+    spec = feedforward_spec(
+        name="boundary", rule="additive", a_minus=4.4e-4, equilibrium="boundary"
+    )
+    return _write(tmp_path_factory.mktemp("boundary"), spec)
+
+
+def copy_of(certificate: Path, tmp_path: Path) -> Path:
+    folder = tmp_path / certificate.parent.name
+    shutil.copytree(certificate.parent, folder)
+    return folder / "certificate.json"
+
+
+def load(path: Path) -> dict:
+    return json.loads(path.read_text())
+
+
+def save(path: Path, record: dict) -> None:
+    path.write_text(certificate_to_json(record))
+
+
+def store_array(path: Path, name: str, array: object) -> None:
+    """Replace one array file and its recorded SHA-256, as a careful forger would."""
+    buffer = io.BytesIO()
+    if sp.issparse(array):
+        sp.save_npz(buffer, sp.csr_matrix(array), compressed=True)
+    else:
+        np.savez_compressed(buffer, **{name: array})
+    data = buffer.getvalue()
+    (path.parent / f"{name}.npz").write_bytes(data)
+    record = load(path)
+    record["arrays"][name]["sha256"] = hashlib.sha256(data).hexdigest()
+    save(path, record)
+
+
+def forge_P(path: Path, P: np.ndarray, beta: float | None = None) -> None:
+    """Replace P (and beta) everywhere the certificate records them."""
+    store_array(path, "P", P)
+    record = load(path)
+    section = record["certificate"]
+    section["P_sha256"] = hashlib.sha256(np.ascontiguousarray(P).tobytes()).hexdigest()
+    if "P" in section:
+        section["P"] = P.tolist()
+    if beta is not None:
+        section["beta"] = beta
+    save(path, record)
+
+
+def rejected_at(path: Path) -> tuple[str, str]:
+    result = recheck_certificate(path)
+    assert not result.valid
+    assert result.exit_code == 1
+    return result.failed_step.name, result.reason
+
+
+# --------------------------------------------------------------- valid ones
+def test_certified_certificate_rechecks(certified: Path) -> None:
+    result = recheck_certificate(certified)
+    assert result.valid, result.reason
+    assert result.exit_code == 0
+    assert result.bit_exact is True
+    assert result.margin > 0
+    assert result.beta > 0
+    assert [step.name for step in result.steps] == [
+        "array files",
+        "spec",
+        "model",
+        "equilibrium",
+        "Jacobian",
+        "rigorous check",
+    ]
+    assert all(step.passed for step in result.steps)
+
+
+def test_folder_path_is_accepted(certified: Path) -> None:
+    assert recheck_certificate(certified.parent).valid
+
+
+def test_refuted_certificate_rechecks(refuted: Path) -> None:
+    result = recheck_certificate(refuted)
+    assert result.valid, result.reason
+    assert result.verdict == "refuted"
+    assert result.growth_rate_lower > 0
+    assert result.summary().startswith("VALID refuted: refuted (unstable)")
+
+
+def test_boundary_certificate_rechecks(boundary: Path) -> None:
+    result = recheck_certificate(boundary)
+    assert result.valid, result.reason
+    assert "boundary equilibrium" in result.steps[3].detail
+
+
+def test_cli_prints_one_valid_line(certified: Path, capsys: pytest.CaptureFixture) -> None:
+    code = main(["-q", "check", str(certified)])
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert code == 0
+    assert len(lines) == 1
+    assert lines[0].startswith("VALID certified: certified stable, margin lambda_min(M) >= ")
+
+
+def test_cli_json_lists_steps(certified: Path, capsys: pytest.CaptureFixture) -> None:
+    code = main(["-q", "check", "--json", str(certified)])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert report["exit_code"] == 0
+    assert len(report["steps"]) == 6
+
+
+# ------------------------------------------------------------ tampered ones
+def test_one_ulp_in_P_file_is_rejected(certified: Path, tmp_path: Path) -> None:
+    path = copy_of(certified, tmp_path)
+    P = np.load(path.parent / "P.npz")["P"]
+    P[0, 0] = np.nextafter(P[0, 0], 0.0)
+    np.savez_compressed(path.parent / "P.npz", P=P)
+    step, reason = rejected_at(path)
+    assert step == "array files"
+    assert "P.npz" in reason
+    assert "changed after the certificate was written" in reason
+
+
+def _tightest_beta(A: sp.csr_matrix, P: np.ndarray, beta: float) -> float:
+    """Bisect the largest float beta that the rigorous check still accepts."""
+    low, high = beta, 2.0 * beta + 1.0
+    assert not check_lyapunov(A, P, high).valid
+    while True:
+        middle = 0.5 * (low + high)
+        if middle in (low, high):
+            return low
+        if check_lyapunov(A, P, middle).valid:
+            low = middle
+        else:
+            high = middle
+
+
+def test_one_ulp_in_tight_P_breaks_definiteness(certified: Path, tmp_path: Path) -> None:
+    path = copy_of(certified, tmp_path)
+    A = sp.load_npz(path.parent / "A.npz")
+    P = np.load(path.parent / "P.npz")["P"]
+    tight = _tightest_beta(A, P, load(path)["certificate"]["beta"])
+    forge_P(path, P, beta=tight)
+    assert recheck_certificate(path).valid
+
+    for index in range(P.shape[0]):
+        changed = P.copy()
+        changed[index, index] = np.nextafter(P[index, index], 0.0)
+        if not check_lyapunov(A, changed, tight).valid:
+            break
+    else:
+        pytest.fail("no one-ulp decrease of a diagonal entry of P broke the certificate")
+    forge_P(path, changed)
+    step, reason = rejected_at(path)
+    assert step == "rigorous check"
+    assert "M = -(A^T P + P A) - 2 beta I" in reason
+
+
+def test_changed_spec_parameter_is_rejected(certified: Path, tmp_path: Path) -> None:
+    path = copy_of(certified, tmp_path)
+    record = load(path)
+    record["spec"]["projections"][0]["plasticity"]["a_minus"] = 9e-4
+    save(path, record)
+    step, reason = rejected_at(path)
+    assert step == "spec"
+    assert "hashes.spec" in reason
+
+
+def test_changed_spec_with_new_hash_is_rejected(certified: Path, tmp_path: Path) -> None:
+    path = copy_of(certified, tmp_path)
+    record = load(path)
+    record["spec"]["projections"][0]["plasticity"]["a_minus"] = 9e-4
+    record["hashes"]["spec"] = spec_hash(parse_spec(record["spec"]))
+    save(path, record)
+    step, reason = rejected_at(path)
+    assert step == "equilibrium"
+    assert "not an equilibrium" in reason
+
+
+def test_changed_transfer_parameter_is_rejected(certified: Path, tmp_path: Path) -> None:
+    path = copy_of(certified, tmp_path)
+    record = load(path)
+    record["calibration"]["post"]["parameters"]["gain"] *= 1.001
+    save(path, record)
+    step, _ = rejected_at(path)
+    assert step == "equilibrium"
+
+
+def test_changed_seed_changes_static_weights(certified: Path, tmp_path: Path) -> None:
+    path = copy_of(certified, tmp_path)
+    record = load(path)
+    record["simulation"]["seeds"] = [4]
+    save(path, record)
+    step, _ = rejected_at(path)
+    assert step == "equilibrium"
+
+
+def test_truncated_json_is_unreadable(certified: Path, tmp_path: Path) -> None:
+    path = copy_of(certified, tmp_path)
+    text = path.read_text()
+    path.write_text(text[: len(text) // 2])
+    with pytest.raises(UnreadableCertificateError, match="invalid JSON"):
+        recheck_certificate(path)
+    assert main(["-q", "check", str(path)]) == 2
+
+
+def test_missing_array_file_is_unreadable(certified: Path, tmp_path: Path) -> None:
+    path = copy_of(certified, tmp_path)
+    (path.parent / "x_star.npz").unlink()
+    with pytest.raises(UnreadableCertificateError, match="x_star.npz: file not found"):
+        recheck_certificate(path)
+
+
+def test_swapped_A_file_is_rejected(
+    certified: Path, boundary: Path, tmp_path: Path
+) -> None:
+    path = copy_of(certified, tmp_path)
+    shutil.copy(boundary.parent / "A.npz", path.parent / "A.npz")
+    step, reason = rejected_at(path)
+    assert step == "array files"
+    assert "A.npz" in reason
+
+
+def test_swapped_A_with_new_file_hash_is_rejected(
+    certified: Path, tmp_path: Path
+) -> None:
+    path = copy_of(certified, tmp_path)
+    A = sp.load_npz(path.parent / "A.npz").tolil()
+    A[1, 1] = A[1, 1] * (1 + 1e-9)
+    store_array(path, "A", A.tocsr())
+    step, reason = rejected_at(path)
+    assert step == "Jacobian"
+    assert "hashes.A" in reason
+
+
+def test_doubled_beta_is_rejected(certified: Path, tmp_path: Path) -> None:
+    path = copy_of(certified, tmp_path)
+    record = load(path)
+    record["certificate"]["beta"] *= 2
+    save(path, record)
+    step, reason = rejected_at(path)
+    assert step == "rigorous check"
+    assert reason.startswith("Rejected: positive definiteness of M")
+
+
+def test_P_listed_in_json_must_match_file(boundary: Path, tmp_path: Path) -> None:
+    path = copy_of(boundary, tmp_path)
+    record = load(path)
+    assert "P" in record["certificate"], "a diagonal P is listed in the JSON"
+    record["certificate"]["P"][0] = record["certificate"]["P"][0] * 2
+    save(path, record)
+    step, reason = rejected_at(path)
+    assert step == "stored P"
+    assert "differs from P.npz" in reason
+
+
+def test_moved_equilibrium_is_rejected(certified: Path, tmp_path: Path) -> None:
+    path = copy_of(certified, tmp_path)
+    x = np.load(path.parent / "x_star.npz")["x_star"]
+    x[-1] = np.nextafter(x[-1], 2.0) + 1e-6
+    store_array(path, "x_star", x)
+    step, _ = rejected_at(path)
+    assert step == "equilibrium"
+
+
+def test_changed_verdict_is_rejected(refuted: Path, tmp_path: Path) -> None:
+    path = copy_of(refuted, tmp_path)
+    record = load(path)
+    record["verdict"] = "inconclusive"
+    save(path, record)
+    step, reason = rejected_at(path)
+    assert step == "claim"
+    assert "makes no claim" in reason
+
+
+def test_refutation_without_chetaev_matrix_is_unreadable(
+    refuted: Path, tmp_path: Path
+) -> None:
+    path = copy_of(refuted, tmp_path)
+    record = load(path)
+    del record["arrays"]["P_chetaev"]
+    save(path, record)
+    with pytest.raises(UnreadableCertificateError, match="arrays.P_chetaev is missing"):
+        recheck_certificate(path)
+
+
+def test_pickled_array_is_never_loaded(certified: Path, tmp_path: Path) -> None:
+    path = copy_of(certified, tmp_path)
+    marker = tmp_path / "unpickled"
+
+    class Payload:
+        def __reduce__(self) -> tuple:
+            return (Path.touch, (marker,))
+
+    store_array(path, "x_star", np.array([Payload()], dtype=object))
+    record = load(path)
+    record["arrays"]["x_star"]["dtype"] = "object"
+    save(path, record)
+    with pytest.raises(UnreadableCertificateError, match="not a readable .npz"):
+        recheck_certificate(path)
+    assert not marker.exists()
+
+
+# ----------------------------------------------------- Jacobian reproduction
+def test_rounding_level_difference_in_A_is_accepted(
+    certified: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    original = MeanFieldModel.jacobian
+
+    def perturbed(self: MeanFieldModel, x: np.ndarray) -> sp.csr_matrix:
+        jac = original(self, x).tocsr(copy=True)
+        jac.data = jac.data * (1 + 4e-16)
+        return jac
+
+    monkeypatch.setattr(MeanFieldModel, "jacobian", perturbed)
+    result = recheck_certificate(certified)
+    assert result.valid, result.reason
+    assert result.bit_exact is False
+    assert "not bit-exact" in result.steps[4].detail
+
+
+def test_large_difference_in_A_is_rejected(
+    certified: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    original = MeanFieldModel.jacobian
+
+    def perturbed(self: MeanFieldModel, x: np.ndarray) -> sp.csr_matrix:
+        jac = original(self, x).tocsr(copy=True)
+        jac.data = jac.data * (1 + 1e3 * A_RECOMPUTE_RTOL)
+        return jac
+
+    monkeypatch.setattr(MeanFieldModel, "jacobian", perturbed)
+    step, reason = rejected_at(certified)
+    assert step == "Jacobian"
+    assert "differs from the stored A" in reason
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_canonical_hash_matches_pipeline(seed: int) -> None:
+    from biosynapse_verify.pipeline import matrix_hash
+
+    rng = np.random.default_rng(seed)
+    matrix = sp.random(20, 20, density=0.2, random_state=rng, format="coo")
+    assert canonical_matrix_sha256(matrix) == matrix_hash(matrix)
+    assert canonical_matrix_sha256(matrix.toarray()) == matrix_hash(matrix.toarray())
