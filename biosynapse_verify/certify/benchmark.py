@@ -3,11 +3,13 @@
 Each strategy gets a matrix family it applies to, so the time measured is a
 search, not a quick rejection:
 
-* identity: G / sqrt(n) - 2.5 I, whose symmetric part is negative definite;
-* diagonal: a sparse Metzler matrix, five off-diagonal entries per row in
-  [0, 1], diagonal = -(row sum + 0.5), so it is strictly diagonally dominant;
-* dense_lyapunov and sdp: G / sqrt(n) - 1.5 I (Hurwitz, with high probability
-  not diagonally stable);
+* identity: G / sqrt(n) - 2.5 I, whose symmetric part is negative definite
+  with high probability (the spectrum of (G + G^T) / (2 sqrt(n)) approaches
+  [-sqrt(2), sqrt(2)]);
+* diagonal: a sparse Metzler matrix, up to five off-diagonal entries per row
+  in [0, 1], diagonal = -(row sum + 0.5), so it is strictly diagonally
+  dominant;
+* dense_lyapunov and sdp: G / sqrt(n) - 1.5 I, Hurwitz with high probability;
 * ladder (``search_certificate``): G / sqrt(n) - 1.2 I, where identity and
   diagonal fail first;
 * instability (``find_instability``): G / sqrt(n) - 0.5 I, which has unstable

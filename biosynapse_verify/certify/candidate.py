@@ -107,7 +107,8 @@ class Candidate:
     beta_float : float
         lambda_min(-(A^T P + P A)) / 2 as computed, before the back-off.
     rounding_budget : float
-        Amount subtracted from 2 * beta_float before the relative back-off.
+        Amount subtracted from beta_float before the relative back-off, so
+        lambda_min(M) keeps at least twice this amount.
     lambda_min_P, lambda_max_P : float
         Extreme eigenvalues of the normalised P (floating point).
     alpha : float
@@ -321,7 +322,9 @@ def finalise_candidate(
             details,
         )
     P = P / divisor
-    spectrum = symmetric_spectrum(P, dense_max_n=options.dense_max_n)
+    # Scaling is exact up to one rounding per entry; validate_candidate below
+    # recomputes the spectrum of the scaled P from scratch.
+    lambda_max_P = spectrum.lambda_max / divisor
 
     # Step 2: beta from lambda_min(M0), less the rounding budget and back-off.
     M0 = lyapunov_inequality_matrix(A, P)
@@ -338,13 +341,13 @@ def finalise_candidate(
         )
 
     # Step 3: reject marginal claims, then validate from scratch.
-    alpha = beta / spectrum.lambda_max
+    alpha = beta / lambda_max_P
     alpha_floor = options.marginal_relative_tol * A.norm2_bound
     if alpha < alpha_floor:
         return Failure(
             f"marginal: decay rate alpha = {alpha!r} (beta = {beta!r}, "
-            f"lambda_max(P) = {spectrum.lambda_max!r}) is below "
-            f"marginal_relative_tol * ||A||_2 = {alpha_floor!r}",
+            f"lambda_max(P) = {lambda_max_P!r}) is below "
+            f"marginal_relative_tol * ||A||_2 bound = {alpha_floor!r}",
             {**details, "alpha": alpha, "beta": beta},
         )
     report = validate_candidate(A, P, beta, options)

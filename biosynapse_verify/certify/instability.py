@@ -114,7 +114,7 @@ class ChetaevCandidate:
     gamma_float : float
         lambda_min(A^T P + P A) / 2 as computed, before the back-off.
     rounding_budget : float
-        Amount subtracted from 2 * gamma_float before the relative back-off.
+        Amount subtracted from gamma_float before the relative back-off.
     witness : ndarray, shape (n,)
         Unit vector with witness^T P witness > 0: the real or imaginary part
         of an unstable mode.
@@ -161,7 +161,7 @@ class ChetaevCandidate:
 
 @dataclass(frozen=True)
 class InstabilityEvidence:
-    """What the spectrum of A shows about instability.
+    """Spectrum evidence on the instability of A.
 
     Attributes
     ----------
