@@ -452,6 +452,8 @@ def _chetaev_matrix(
             return solution.X, "lyapunov"
     if n_marginal == 0:
         return _ordered_schur_chetaev(A.dense), "ordered_schur"
+    # NOTE: with eigenvalues on the imaginary axis and lambda_i + lambda_j near
+    # 0, no Chetaev candidate is built, so a refutation rests on the spectrum.
     return None, (
         f"eigenvalues with lambda_i + lambda_j within {separation:.3g} of 0 make "
         "A^T P + P A = I singular, and the ordered Schur construction needs "
