@@ -217,6 +217,17 @@ def test_interval_agrees_with_exact_on_diagonal_certificates():
     assert check_lyapunov(-np.eye(n), np.ones(n), 0.5, method="interval").valid
 
 
+def test_interval_scales_gershgorin_when_needed():
+    # Row 2 of X fails plain Gershgorin (1 < 1.5), but its comparison matrix
+    # [[4, -1.5], [-1.5, 1]] is an M-matrix, so a positive scaling exists.
+    X = np.array([[4.0, 1.5], [1.5, 1.0]])
+    result = check_lyapunov(-X / 2, np.ones(2), 0.0, method="interval")
+    assert result.valid, result.reason
+    assert result.details["M"]["details"]["unscaled_bound"] < 0
+    assert result.details["M"]["details"]["scaling"] != "unscaled"
+    assert 0 < result.margin <= exact_lambda_min(X)
+
+
 def test_interval_falls_back_to_dense_method_under_auto():
     # X = I + 0.6 S, S a 4-cycle with one negative edge: eigenvalues of X are
     # 1 +- 0.6 sqrt(2) > 0, but its comparison matrix I - 0.6 |S| has the

@@ -94,7 +94,7 @@ def _explain_failure(
     note = outcome.note
     if refuted:
         bound = float(enclosure.upper)
-        note = f"{note}; a verified test vector x gives {form_text} <= {bound:.3g}"
+        note = f"{note}, and a verified test vector x gives {form_text} <= {bound:.3g}"
     return dataclasses.replace(
         outcome,
         estimate=estimate if outcome.estimate is None else outcome.estimate,

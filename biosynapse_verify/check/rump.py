@@ -146,9 +146,14 @@ def enclose_lyapunov_form(
     return FormEnclosure(form, _radius_of_form(A, P, form, unshifted_diagonal))
 
 
-def _shift_bound(diagonal: np.ndarray, n: int) -> float:
-    """Return c, the bound on -lambda_min(B) of a completed Cholesky of B."""
-    gamma = Fraction(gamma_up(n + 1))
+def _shift_bound(diagonal: np.ndarray, inner_terms: int) -> float:
+    """Return c, the bound on -lambda_min(B) for a completed Cholesky of B.
+
+    ``inner_terms`` bounds the length of the inner products in the Cholesky:
+    n for a dense matrix, the envelope width plus one for a sparse one.
+    """
+    n = diagonal.size
+    gamma = Fraction(gamma_up(inner_terms + 1))
     alpha = gamma / (1 - gamma)
     trace_upper = Fraction(float(np.sum(np.maximum(diagonal, 0.0))))
     trace_upper *= 1 + 2 * Fraction(gamma_up(n))
@@ -210,7 +215,7 @@ def prove_definite_rump(
         ``lower_bound`` is floor + mu, rounded down.
     """
     n = matrix.shape[0]
-    shift_bound = _shift_bound(matrix.diagonal(), n)
+    shift_bound = _shift_bound(matrix.diagonal(), inner_terms=n)
     base = float_up(Fraction(floor) + Fraction(radius) + Fraction(shift_bound))
     excess = float_up(
         (Fraction(radius) + Fraction(shift_bound)) * Fraction(FIRST_EXCESS_FRACTION)
