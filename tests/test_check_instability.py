@@ -97,7 +97,7 @@ def test_chetaev_rejects_witness_with_negative_value():
     A = barely_unstable_system()
     P, _ = chetaev_certificate(A)
     values, vectors = np.linalg.eigh(P)
-    witness = vectors[:, 0]  # the most negative direction of P
+    witness = vectors[:, 0]  # eigenvector of the minimum eigenvalue of P
     assert values[0] < -0.1
     result = check_instability(A, P, 0.0, witness)
     assert not result.valid

@@ -36,8 +36,9 @@ def exact_lambda_min(matrix: np.ndarray) -> float:
 def nearly_singular_matrix(seed: int, sign: int) -> np.ndarray:
     """Return B B^T (rank n - 1, integer) plus one off-diagonal pair moved by one ulp.
 
-    The null vector x of B^T is integer, and x^T (B B^T + E) x = 2 e x_i x_j,
-    so the ulp change decides definiteness at the level of rounding error.
+    A null vector x of B^T can be scaled to integers, and
+    x^T (B B^T + E) x = 2 e x_i x_j, so the ulp change decides definiteness at
+    the level of rounding error.
     """
     rng = np.random.default_rng(seed)
     n = 5
@@ -109,6 +110,26 @@ def test_result_is_json_serialisable():
     encoded = json.dumps(result.to_dict(), allow_nan=False)
     assert '"claim": "stable"' in encoded
     assert result.seconds >= 0
+
+
+def test_overflowing_certificate_rejected_with_json_result():
+    A = np.array([[-1e300, 1e300], [0.0, -1e300]])
+    P = np.array([[1e300, 0.5], [0.5, 1.0]])
+    for method in ("exact", "rump"):
+        result = check_lyapunov(A, P, 0.0, method=method)
+        assert not result.valid
+        json.dumps(result.to_dict(), allow_nan=False)
+
+
+@pytest.mark.parametrize("scale", [1e-200, 1e-310])
+def test_tiny_system_certified_despite_underflow(scale):
+    A = -scale * np.eye(3)
+    P = np.eye(3) + 0.25  # eigenvalues 1, 1, 1.75
+    for method in DENSE_METHODS:
+        result = check_lyapunov(A, P, 0.0, method=method)
+        assert result.valid, (method, result.reason)
+        assert 0 < result.margin <= 2 * scale
+        assert result.lambda_min_P_lower <= 1.0
 
 
 # Definiteness at the level of rounding error ---------------------------------

@@ -66,9 +66,10 @@ def _float_form(
     A: np.ndarray | sp.csr_array, P: np.ndarray, sign: int, shift: float
 ) -> np.ndarray:
     """Approximate the Lyapunov form in floating point (for estimates only)."""
-    product = np.asarray(P @ A)
-    form = sign * (product + product.T)
-    form[np.diag_indices_from(form)] -= 2.0 * shift
+    with np.errstate(over="ignore", invalid="ignore"):
+        product = np.asarray(P @ A)
+        form = sign * (product + product.T)
+        form[np.diag_indices_from(form)] -= 2.0 * shift
     return form
 
 
@@ -86,6 +87,8 @@ def _explain_failure(
     if outcome.proven or outcome.refuted or approximation is None:
         return outcome
     if approximation.shape[0] > ESTIMATE_MAX_N:
+        return outcome
+    if not np.all(np.isfinite(approximation)):
         return outcome
     estimate, vector = smallest_eigenpair(approximation)
     enclosure: Enclosure = value_enclosure(vector)

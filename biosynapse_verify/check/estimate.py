@@ -47,14 +47,20 @@ def smallest_eigenvalue_from_factor(lower: np.ndarray) -> float:
     -------
     float
         A Rayleigh-quotient estimate; inverse iteration approaches lambda_min
-        from above, so the value tends to overestimate it.
+        from above, so the value tends to overestimate it. NaN when the
+        iteration overflows.
     """
     n = lower.shape[0]
     vector = np.random.default_rng(0).standard_normal(n)
     vector /= np.linalg.norm(vector)
-    estimate = np.inf
+    estimate = np.nan
     for _ in range(INVERSE_ITERATIONS):
         image = scipy.linalg.cho_solve((lower, True), vector, check_finite=False)
-        estimate = 1.0 / float(vector @ image)
+        # Divide by the largest entry first: for a tiny matrix the image is huge.
+        scale = float(np.max(np.abs(image)))
+        if not (np.isfinite(scale) and scale > 0):
+            return np.nan
+        image /= scale
+        estimate = (1.0 / scale) / float(vector @ image)
         vector = image / np.linalg.norm(image)
     return estimate

@@ -25,6 +25,7 @@ the eigenvalues and none of them exceeds R.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from dataclasses import dataclass
@@ -42,7 +43,7 @@ from biosynapse_verify.check.dyadic import (
 )
 from biosynapse_verify.check.estimate import smallest_eigenpair
 from biosynapse_verify.check.result import DefinitenessOutcome
-from biosynapse_verify.check.rounding import float_down, float_up
+from biosynapse_verify.check.rounding import float_down, float_nearest, float_up
 
 __all__ = [
     "exact_lyapunov_form",
@@ -63,6 +64,17 @@ residual is too large.
 
 FIXED_POINT_BITS = 61
 """The Cholesky factor is rounded to integers below 2**61 in magnitude (int64-safe)."""
+
+WELL_SCALED_MIN = 2.0**-900
+WELL_SCALED_MAX = 2.0**900
+"""Range of max |X_float| in which the float approximation is trusted as is.
+
+Outside it, products in the approximation may have overflowed or lost
+precision to underflow, so the exact matrix is rescaled by a power of two.
+"""
+
+MANTISSA_BITS_KEPT = 62
+"""Leading bits of each integer kept when the float approximation is rebuilt."""
 
 SYLVESTER_MAX_N = 80
 """Largest n for the Sylvester fallback.
@@ -245,11 +257,69 @@ def prove_definite_sylvester(X: DyadicMatrix, label: str) -> DefinitenessOutcome
     )
 
 
+def _needs_rescaling(X_float: np.ndarray) -> bool:
+    """Whether the float approximation overflowed or lost its precision to underflow."""
+    if not np.all(np.isfinite(X_float)):
+        return True
+    largest = float(np.max(np.abs(X_float)))
+    return largest != 0 and not WELL_SCALED_MIN <= largest <= WELL_SCALED_MAX
+
+
+def _rescaled(X: DyadicMatrix) -> tuple[DyadicMatrix, np.ndarray, int]:
+    """Return X * 2**-k, its float approximation, and k, with max |X * 2**-k| near 1."""
+    rows = X.ints.tolist()
+    bits = max(int(entry).bit_length() for row in rows for entry in row)
+    scale = bits + X.exponent
+    drop = max(bits - MANTISSA_BITS_KEPT, 0)
+    approximation = np.array(
+        [[float(int(entry) >> drop) for entry in row] for row in rows]
+    )
+    approximation = np.ldexp(approximation, drop + X.exponent - scale)
+    return DyadicMatrix(X.ints, X.exponent - scale), approximation, scale
+
+
+def _scale_outcome(outcome: DefinitenessOutcome, scale: int) -> DefinitenessOutcome:
+    """Undo a power-of-two rescaling in the bounds of an outcome."""
+    factor = Fraction(2) ** scale
+    lower = outcome.lower_bound
+    estimate = outcome.estimate
+    return dataclasses.replace(
+        outcome,
+        lower_bound=None if lower is None else float_down(Fraction(lower) * factor),
+        estimate=None
+        if estimate is None
+        else float_nearest(Fraction(estimate) * factor),
+        details={**outcome.details, "scaled_by_power_of_two": -scale},
+    )
+
+
 def prove_definite_exact(
     X: DyadicMatrix,
     X_float: np.ndarray,
     label: str,
     sylvester_max_n: int = SYLVESTER_MAX_N,
+) -> DefinitenessOutcome:
+    """Prove X positive definite exactly, or refute it.
+
+    When ``X_float`` overflowed or underflowed, the test runs on X * 2**-k
+    instead, which has the same definiteness, and scales the bounds back.
+    The Parameters and Returns are those of :func:`_prove_definite_exact_at_scale`.
+    """
+    if not _needs_rescaling(X_float):
+        return _prove_definite_exact_at_scale(X, X_float, label, sylvester_max_n)
+    scaled, approximation, scale = _rescaled(X)
+    logger.debug("rescaled %s by 2**%d before the exact test", label, -scale)
+    outcome = _prove_definite_exact_at_scale(
+        scaled, approximation, label, sylvester_max_n
+    )
+    return _scale_outcome(outcome, scale)
+
+
+def _prove_definite_exact_at_scale(
+    X: DyadicMatrix,
+    X_float: np.ndarray,
+    label: str,
+    sylvester_max_n: int,
 ) -> DefinitenessOutcome:
     """Prove X positive definite exactly, or refute it.
 

@@ -99,6 +99,13 @@ def choose_method(inputs: CertificateInputs, requested: str) -> tuple[str, str]:
             f"method='sylvester' is limited to n <= {SYLVESTER_MAX_N} because the "
             f"fraction-free LU grows too expensive; got n = {n}. Use 'exact'."
         )
+    if requested == "exact" and n > EXACT_MAX_N:
+        logger.warning(
+            "exact check requested for n = %d > %d; expect minutes "
+            "(13 s of CPU at n = 1000, growing faster than n**2)",
+            n,
+            EXACT_MAX_N,
+        )
     return requested, "requested by the caller"
 
 

@@ -3,10 +3,30 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import numpy as np
+
 __all__ = ["CheckResult", "DefinitenessOutcome"]
+
+
+def _json_safe(value: Any) -> Any:
+    """Return ``value`` with numpy scalars made Python and inf/nan made strings.
+
+    Strict JSON has no infinities, and an overflowing bound is still worth
+    reporting, so ``float("inf")`` becomes ``"inf"``.
+    """
+    if isinstance(value, dict):
+        return {str(key): _json_safe(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(item) for item in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return value
 
 
 @dataclass(frozen=True)
@@ -50,7 +70,7 @@ class DefinitenessOutcome:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the outcome as a JSON-able dict."""
-        return dataclasses.asdict(self)
+        return _json_safe(dataclasses.asdict(self))
 
 
 @dataclass(frozen=True)
@@ -99,4 +119,4 @@ class CheckResult:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the result as a JSON-able dict."""
-        return dataclasses.asdict(self)
+        return _json_safe(dataclasses.asdict(self))

@@ -34,6 +34,7 @@ __all__ = [
     "SMALLEST_SUBNORMAL",
     "UNIT_ROUNDOFF",
     "float_down",
+    "float_nearest",
     "float_up",
     "gamma_up",
     "next_down",
@@ -72,6 +73,14 @@ def float_up(value: Fraction | int) -> float:
     if Fraction(rounded) < value:
         rounded = math.nextafter(rounded, math.inf)
     return rounded
+
+
+def float_nearest(value: Fraction | int) -> float:
+    """Return ``value`` rounded to the nearest float, or +-inf beyond its range."""
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
 
 
 def float_down(value: Fraction | int) -> float:

@@ -26,11 +26,16 @@ completes, so c bounds the term above for B. If the Cholesky of B completes,
 NOTE: the bound assumes a conventional O(n**3) Cholesky and matrix product
 (LAPACK/OpenBLAS as shipped with numpy and scipy). A Strassen-type product
 would void it.
+
+NOTE: unlike INTLAB's isspd, no diagonal (van der Sluis) scaling is applied,
+so c grows with tr(X). A certificate whose diagonal spans many orders of
+magnitude can fail here although the exact test proves it.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import re
 from dataclasses import dataclass
 from fractions import Fraction
@@ -134,13 +139,14 @@ def enclose_lyapunov_form(
     -------
     FormEnclosure
     """
-    product = np.asarray(P @ A)
-    form = product + product.T
-    del product
-    if sign < 0:
-        np.negative(form, out=form)
-    unshifted_diagonal = form.diagonal().copy()
-    form[np.diag_indices_from(form)] -= 2.0 * shift
+    with np.errstate(over="ignore", invalid="ignore"):
+        product = np.asarray(P @ A)
+        form = product + product.T
+        del product
+        if sign < 0:
+            np.negative(form, out=form)
+        unshifted_diagonal = form.diagonal().copy()
+        form[np.diag_indices_from(form)] -= 2.0 * shift
     if not np.all(np.isfinite(form)):
         return FormEnclosure(form, np.inf)
     return FormEnclosure(form, _radius_of_form(A, P, form, unshifted_diagonal))
@@ -155,8 +161,10 @@ def _shift_bound(diagonal: np.ndarray, inner_terms: int) -> float:
     n = diagonal.size
     gamma = Fraction(gamma_up(inner_terms + 1))
     alpha = gamma / (1 - gamma)
-    trace_upper = Fraction(float(np.sum(np.maximum(diagonal, 0.0))))
-    trace_upper *= 1 + 2 * Fraction(gamma_up(n))
+    trace = float(np.sum(np.maximum(diagonal, 0.0)))
+    if not math.isfinite(trace):
+        return math.inf
+    trace_upper = Fraction(trace) * (1 + 2 * Fraction(gamma_up(n)))
     largest = Fraction(float(max(np.max(diagonal), 0.0)))
     underflow = 6 * n * (n + largest) * Fraction(SMALLEST_SUBNORMAL)
     return float_up(alpha * trace_upper + underflow)
@@ -216,6 +224,14 @@ def prove_definite_rump(
     """
     n = matrix.shape[0]
     shift_bound = _shift_bound(matrix.diagonal(), inner_terms=n)
+    if not (math.isfinite(radius) and math.isfinite(shift_bound)):
+        return DefinitenessOutcome(
+            matrix=label,
+            method="rump",
+            proven=False,
+            note="its floating-point enclosure overflowed; rescale A or P",
+            details={"enclosure_radius": radius, "cholesky_shift_bound": shift_bound},
+        )
     base = float_up(Fraction(floor) + Fraction(radius) + Fraction(shift_bound))
     excess = float_up(
         (Fraction(radius) + Fraction(shift_bound)) * Fraction(FIRST_EXCESS_FRACTION)
@@ -237,7 +253,7 @@ def prove_definite_rump(
     best = excess
     for fraction in MARGIN_FRACTIONS:
         candidate = fraction * slack
-        if not candidate > best:
+        if not (math.isfinite(candidate) and candidate > best):
             continue
         details["attempted_excess"].append(candidate)
         factor, _ = _shifted_cholesky(matrix, next_up(base + candidate))
@@ -252,6 +268,8 @@ def prove_definite_rump(
         method="rump",
         proven=True,
         lower_bound=lower_bound,
-        estimate=float(floor + slack + radius + shift_bound),
+        estimate=float(floor + slack + radius + shift_bound)
+        if math.isfinite(slack)
+        else None,
         details=details,
     )
