@@ -8,7 +8,7 @@ import scipy.linalg
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from biosynapse_verify.check import check_instability, check_lyapunov
+from biosynapse_verify.check import EXACT_MAX_N, check_instability, check_lyapunov
 
 DENSE_METHODS = ("exact", "rump")
 UNSTABLE_EIGENVALUE = 1e-9
@@ -156,3 +156,14 @@ def test_growth_bound_below_spectral_abscissa(seed, n):
 def test_instability_input_validation(gamma, witness, message):
     with pytest.raises(ValueError, match=message):
         check_instability(np.eye(3), np.eye(3), gamma, witness)
+
+
+def test_chetaev_above_exact_limit_uses_rump():
+    n = EXACT_MAX_N + 20
+    A = barely_unstable_system(n=n) * 0.2
+    P, witness = chetaev_certificate(A)
+    result = check_instability(A, P, 0.0, witness)
+    assert result.valid, result.reason
+    assert result.method == "rump"
+    assert result.details["witness_value_method"].startswith("floating point")
+    assert 0 < result.growth_rate_lower <= 0.2 * UNSTABLE_EIGENVALUE

@@ -45,7 +45,11 @@ from biosynapse_verify.check.inputs import (
     validate_vector,
 )
 from biosynapse_verify.check.lyapunov import describe_failure, software_versions
-from biosynapse_verify.check.methods import choose_method, prove_form_with_fallback
+from biosynapse_verify.check.methods import (
+    EXACT_MAX_N,
+    choose_method,
+    prove_form_with_fallback,
+)
 from biosynapse_verify.check.refute import enclose_shifted_value
 from biosynapse_verify.check.result import CheckResult, DefinitenessOutcome
 from biosynapse_verify.check.rounding import float_down, float_up, upper_abs_row_sums
@@ -56,8 +60,9 @@ logger = logging.getLogger(__name__)
 
 WITNESS_EXACT_MAX_N = 2000
 """Largest dense n for which w^T P w is computed exactly when the verified
-floating-point bound cannot decide its sign (the exact form converts n**2
-entries of P to integers, about 10 s at this size)."""
+floating-point bound cannot decide its sign. Converting the n**2 entries of P
+to integers dominates: 1.2 s of CPU at n = 1000 and 4.6 s at n = 2000."""
+
 
 Q_DEFINITION = "Q = A^T P + P A - 2 gamma I"
 
@@ -78,12 +83,20 @@ def _exact_witness_value(P: np.ndarray, witness: np.ndarray) -> Fraction:
 def _witness_value(
     inputs: CertificateInputs, witness: np.ndarray
 ) -> tuple[Fraction, str]:
-    """Return a rigorous lower bound on w^T P w and how it was obtained."""
+    """Return a rigorous lower bound on w^T P w and how it was obtained.
+
+    The value is exact for a diagonal P and for n <= ``EXACT_MAX_N``. Above,
+    a verified floating-point enclosure decides the sign, with the exact
+    value as fallback up to :data:`WITNESS_EXACT_MAX_N`.
+    """
+    exact_text = "exact rational arithmetic"
+    if inputs.p_is_diagonal or inputs.n <= EXACT_MAX_N:
+        return _exact_witness_value(inputs.P, witness), exact_text
     enclosure = enclose_shifted_value(inputs.P, 0.0, witness)
     decided = enclosure.lower > 0 or enclosure.upper <= 0
-    if decided or (not inputs.p_is_diagonal and inputs.n > WITNESS_EXACT_MAX_N):
+    if decided or inputs.n > WITNESS_EXACT_MAX_N:
         return enclosure.lower, "floating point with a rounding-error bound"
-    return _exact_witness_value(inputs.P, witness), "exact rational arithmetic"
+    return _exact_witness_value(inputs.P, witness), exact_text
 
 
 def _lambda_max_upper(P: np.ndarray) -> float:
