@@ -16,6 +16,9 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    model_serializer,
     model_validator,
 )
 
@@ -32,6 +35,10 @@ __all__ = [
     "Projection",
     "Simulation",
     "SpikeTimesInput",
+    "Task",
+    "TaskInput",
+    "TaskSchedule",
+    "TaskTraining",
     "WeightInit",
 ]
 
@@ -282,6 +289,131 @@ class Analysis(_Strict):
     settle_fraction: float = Field(default=0.2, gt=0, le=1)
 
 
+class TaskInput(_Strict):
+    """The spike pattern that one input population presents during a task.
+
+    Give ``rate`` for Poisson trains (one rate for the population or one per
+    neuron, as in :class:`PoissonInput`) or ``times`` with an optional
+    ``period`` for prescribed spike times (as in :class:`SpikeTimesInput`).
+    The population keeps its name and size; only its pattern changes.
+    """
+
+    input: Name
+    rate: NonNegativeHertz | list[NonNegativeHertz] | None = None
+    times: list[list[NonNegativeSeconds]] | None = None
+    period: PositiveSeconds | None = None
+
+    @model_validator(mode="after")
+    def _one_kind_of_pattern(self) -> "TaskInput":
+        if (self.rate is None) == (self.times is None):
+            raise ValueError(
+                f"input {self.input!r}: give either rate (Poisson trains) or times "
+                "(prescribed spike times), and not both"
+            )
+        if self.period is not None and self.times is None:
+            raise ValueError(
+                f"input {self.input!r}: period applies only to spike times; remove "
+                "it or give times"
+            )
+        return self
+
+    def population(self, size: int) -> PoissonInput | SpikeTimesInput:
+        """Return the input population ``input`` of ``size`` neurons with this pattern.
+
+        Raises
+        ------
+        ValueError
+            If the pattern lists a number of neurons other than ``size``, or
+            a spike time is not below ``period``.
+        """
+        if self.rate is not None:
+            return PoissonInput(
+                name=self.input, kind="poisson", size=size, rate=self.rate
+            )
+        pattern = SpikeTimesInput(
+            name=self.input, kind="spike_times", times=self.times, period=self.period
+        )
+        if pattern.size != size:
+            raise ValueError(
+                f"times lists {pattern.size} neurons but input {self.input!r} has "
+                f"{size}; give one spike-time list per neuron"
+            )
+        return pattern
+
+
+class Task(_Strict):
+    """A task: the patterns that some inputs present while the network trains.
+
+    Inputs that the task does not list keep the pattern the spec gives them.
+    With ``learning`` false the task is presented with plasticity off, as in
+    a recall test.
+    """
+
+    name: Name
+    inputs: list[TaskInput] = Field(min_length=1)
+    learning: bool = True
+
+
+class TaskTraining(_Strict):
+    """Training time of the first task, and the test that its weights settled.
+
+    The first task runs for ``duration``. Its weights are at equilibrium when,
+    in every seed, the mean plastic-weight vector over the last ``window``
+    differs from the mean over the ``window`` before it by less than
+    ``tolerance`` times the norm of the later mean. While they are not,
+    training continues in further runs of ``duration``, up to
+    ``max_duration`` in all (default: ``duration``, no extension).
+    """
+
+    duration: PositiveSeconds
+    max_duration: PositiveSeconds | None = None
+    window: PositiveSeconds
+    tolerance: float = Field(default=0.01, gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _windows_fit(self) -> "TaskTraining":
+        fits = 2 * self.window <= self.duration or math.isclose(
+            2 * self.window, self.duration
+        )
+        if not fits:
+            raise ValueError(
+                f"two windows of {self.window} s do not fit into duration "
+                f"{self.duration} s; shorten window or lengthen duration"
+            )
+        if self.max_duration is not None and not (
+            self.max_duration >= self.duration
+            and _whole_steps(self.max_duration, self.duration)
+        ):
+            raise ValueError(
+                f"max_duration ({self.max_duration} s) is not a whole multiple of "
+                f"duration ({self.duration} s), because training is extended in "
+                "runs of duration; use a multiple or leave max_duration out"
+            )
+        return self
+
+    @property
+    def longest(self) -> float:
+        """Total training time allowed, in seconds."""
+        return self.duration if self.max_duration is None else self.max_duration
+
+
+class TaskSchedule(_Strict):
+    """Sequential training on tasks, to measure how the first one is forgotten.
+
+    The first task trains to equilibrium as :class:`TaskTraining` states.
+    Each later task then trains for ``epochs`` epochs of length ``epoch``.
+    The synapses whose weight rose by more than ``potentiation_threshold``
+    times ``w_max - w_min`` during the first task are the ones whose
+    forgetting is measured.
+    """
+
+    epoch: PositiveSeconds
+    epochs: int = Field(gt=0, le=100_000)
+    tasks: list[Task] = Field(min_length=2)
+    training: TaskTraining
+    potentiation_threshold: float = Field(default=0.1, gt=0, lt=1)
+
+
 class NetworkSpec(_Strict):
     """A complete network: inputs, neurons, synapses, simulation and analysis."""
 
@@ -293,6 +425,18 @@ class NetworkSpec(_Strict):
     projections: list[Projection] = Field(min_length=1)
     simulation: Simulation
     analysis: Analysis = Analysis()
+    forgetting: TaskSchedule | None = None
+
+    @model_serializer(mode="wrap")
+    def _omit_absent_forgetting(
+        self, handler: SerializerFunctionWrapHandler
+    ) -> dict[str, object]:
+        # Specs without tasks serialise as they did before the field existed,
+        # so their spec hashes stay the same.
+        data = handler(self)
+        if self.forgetting is None:
+            data.pop("forgetting", None)
+        return data
 
     @model_validator(mode="after")
     def _references_resolve(self) -> "NetworkSpec":
@@ -320,6 +464,26 @@ class NetworkSpec(_Strict):
                 )
         return self
 
+    @model_validator(mode="after")
+    def _tasks_resolve(self) -> "NetworkSpec":
+        if self.forgetting is None:
+            return self
+        _check_task_timing(self.forgetting, self.simulation.dt)
+        if not any(proj.plasticity is not None for proj in self.projections):
+            raise ValueError(
+                "forgetting: no projection is plastic, so there is nothing to "
+                "forget; add plasticity to a projection or remove forgetting"
+            )
+        names = [task.name for task in self.forgetting.tasks]
+        for index, task in enumerate(self.forgetting.tasks):
+            if names.index(task.name) != index:
+                raise ValueError(
+                    f"forgetting.tasks.{index}.name: {task.name!r} is used twice; "
+                    "give every task its own name"
+                )
+            _check_task_inputs(self, index, task)
+        return self
+
     def input(self, name: str) -> PoissonInput | SpikeTimesInput:
         """Return the input population called ``name``."""
         return next(p for p in self.inputs if p.name == name)
@@ -342,3 +506,55 @@ def _check_unique_names(spec: NetworkSpec) -> None:
                     "inputs, populations and projections must be unique"
                 )
             seen.add(item.name)
+
+
+def _whole_steps(value: float, step: float) -> bool:
+    count = value / step
+    return math.isclose(count, round(count), rel_tol=0, abs_tol=1e-6)
+
+
+def _check_task_timing(schedule: TaskSchedule, dt: float) -> None:
+    """Require the epoch to be whole steps and the training to be whole epochs."""
+    if not _whole_steps(schedule.epoch, dt):
+        raise ValueError(
+            f"forgetting.epoch: {schedule.epoch} s is not a whole number of steps "
+            f"of dt = {dt} s; use a multiple of dt"
+        )
+    training = schedule.training
+    lengths = {"duration": training.duration, "window": training.window}
+    if training.max_duration is not None:
+        lengths["max_duration"] = training.max_duration
+    for field_name, value in lengths.items():
+        if not _whole_steps(value, schedule.epoch):
+            raise ValueError(
+                f"forgetting.training.{field_name}: {value} s is not a whole number "
+                f"of epochs of {schedule.epoch} s; use a multiple of the epoch"
+            )
+
+
+def _check_task_inputs(spec: NetworkSpec, index: int, task: Task) -> None:
+    """Require every input a task lists to exist once and to fit its pattern."""
+    defined = [p.name for p in spec.inputs]
+    seen: set[str] = set()
+    for position, pattern in enumerate(task.inputs):
+        where = f"forgetting.tasks.{index}.inputs.{position}"
+        if pattern.input not in defined:
+            raise ValueError(
+                f"{where}.input: {pattern.input!r} is not an input population "
+                f"(defined: {', '.join(defined)})"
+            )
+        if pattern.input in seen:
+            raise ValueError(
+                f"{where}.input: {pattern.input!r} is listed twice in task "
+                f"{task.name!r}; give each input one pattern per task"
+            )
+        seen.add(pattern.input)
+        try:
+            pattern.population(spec.input(pattern.input).size)
+        except ValidationError as err:
+            message = err.errors(include_url=False)[0]["msg"]
+            raise ValueError(
+                f"{where}: {message.removeprefix('Value error, ')}"
+            ) from None
+        except ValueError as err:
+            raise ValueError(f"{where}: {err}") from None
