@@ -29,6 +29,7 @@ from biosynapse_verify.dynamics.equilibrium import (
 from biosynapse_verify.dynamics.meanfield import MeanFieldModel
 from biosynapse_verify.errors import NumericalFailure
 from biosynapse_verify.evidence import distance_series, fit_decay_rate, weight_summary
+from biosynapse_verify.forgetting import measure_forgetting
 from biosynapse_verify.spec.loader import spec_hash
 from biosynapse_verify.spec.schema import NetworkSpec
 from biosynapse_verify.spec.structure import NetworkStructure, build_structure
@@ -140,6 +141,16 @@ def verify(
     record = _record(
         spec, options, sim, fits, model, states, interior, boundary, judged, analysis, notes
     )
+    if spec.forgetting is not None:
+        with _timed(timings, "forgetting"):
+            forgetting = measure_forgetting(
+                spec,
+                backend,
+                progress=lambda f: progress("forgetting", f),
+                seeds=options.seeds,
+            )
+        record["forgetting"] = forgetting.to_dict()
+        analysis["forgetting_figure"] = forgetting.figure()
     record["timings"] = timings
     paths = _write(spec, options, record, analysis, sim, model, states, judged)
     exit_code = EXIT_CERTIFIED if record["verdict"] == "certified" else EXIT_NOT_CERTIFIED
@@ -538,6 +549,8 @@ def _figures(
     )
 
     figures: dict[str, bytes] = {}
+    if "forgetting_figure" in analysis:
+        figures["forgetting"] = analysis["forgetting_figure"]
     times = np.asarray(sim.record_times)
     for proj in model.spec.projections:
         if proj.plasticity is not None:
