@@ -22,6 +22,7 @@ from typing import Any
 import jinja2
 
 from biosynapse_verify.report.certificate import to_json_value, validate_certificate
+from biosynapse_verify.report.derivations import math_pieces, select_derivations
 
 __all__ = ["MEAN_FIELD_SENTENCE", "render_html", "render_pdf"]
 
@@ -99,6 +100,7 @@ SECTIONS: dict[str, tuple[str, list[tuple[str, str]]]] = {
             ("growth_rate_lower", "growth rate max Re λ(A), lower bound (1/s)"),
             ("reason", "reason"),
             ("seconds", "time (s)"),
+            ("n", "dimension n of A (free coordinates)"),
         ],
     ),
     "equilibrium": (
@@ -170,11 +172,18 @@ PLACED_KEYS = frozenset(
         "arrays",
         "recheck",
         "spec",
+        "derivations",
     }
     | set(SECTIONS)
 )
 # Keys inside "ladder" (when it is an object) shown elsewhere on the page.
 LADDER_PLACED_KEYS = frozenset({"attempts", "candidate", "instability", "tolerances"})
+# Labels of the ladder's own fields; others are shown under their key.
+LADDER_LABELS = {
+    "n": "dimension n of A (free coordinates)",
+    "options": "search options",
+    "reason": "outcome of the search",
+}
 # Keys of a refutation that hold [Re, Im] pairs of the leading eigenvalues.
 EIGENVALUE_PAIR_KEYS = ("leading_eigenvalues", "eigenvalues_near_axis")
 
@@ -221,6 +230,8 @@ def render_html(certificate: Mapping[str, Any], figures: Mapping[str, bytes]) ->
         ),
         "extra_scope": _extra_scope(plain.get("scope")),
         "spec_json": _spec_json(plain.get("spec")),
+        "derivations": _derivation_views(plain),
+        "recheck": _recheck_view(plain.get("recheck")),
     }
     return _environment().get_template("certificate.html.j2").render(**context)
 
@@ -401,7 +412,7 @@ def _ladder_view(ladder: Any) -> dict[str, Any] | None:
     if isinstance(ladder, dict):
         steps = ladder.get("attempts", [])
         rows = [
-            (_key_label(key), value)
+            (LADDER_LABELS.get(key, _key_label(key)), value)
             for key, value in sorted(ladder.items())
             if key not in LADDER_PLACED_KEYS
         ]
@@ -562,6 +573,37 @@ def _spec_json(spec: Any) -> str | None:
     if spec is None:
         return None
     return json.dumps(spec, indent=2, sort_keys=True, ensure_ascii=False)
+
+
+def _recheck_view(recheck: Any) -> dict[str, Any] | None:
+    """Return the recorded re-check command and the remaining fields, if any."""
+    if recheck is None:
+        return None
+    if isinstance(recheck, str):
+        return {"command": recheck, "rows": []}
+    if not isinstance(recheck, dict):
+        return {"command": None, "rows": [("recheck", recheck)]}
+    rest = {k: v for k, v in recheck.items() if k != "command"}
+    return {"command": recheck.get("command"), "rows": _labelled_rows(rest)}
+
+
+def _derivation_views(certificate: dict[str, Any]) -> list[dict[str, Any]]:
+    """Return the derivations the certificate relies on, with formulas drawn.
+
+    An empty list when the stored derivations are not installed, so a page
+    still renders; the template then says the appendix is missing.
+    """
+    try:
+        entries = select_derivations(certificate)
+    except (FileNotFoundError, ValueError) as err:
+        logger.warning("derivations appendix left out: %s", err)
+        return []
+    views = []
+    for entry in entries:
+        pieces = math_pieces(str(entry.get("latex", "")))
+        problems = sorted({piece.problem for piece in pieces if piece.problem})
+        views.append({**entry, "pieces": pieces, "problems": problems})
+    return views
 
 
 def _figure_views(figures: Mapping[str, bytes]) -> list[dict[str, str]]:

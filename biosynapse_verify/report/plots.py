@@ -16,6 +16,7 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
+import matplotlib
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -61,6 +62,18 @@ NEGLIGIBLE_IMAG_RELATIVE = 1e-9
 LOG_RATES_MIN_DECADES = 2.0
 # Beyond this many points, labels would overlap, so none are drawn.
 MAX_ANNOTATED_LABELS = 25
+# The weight figure is 11 in wide, so on A4 (182 mm of text width) it prints
+# at 65% of its size; its type is set 1.4 times the 10 pt default to print
+# near 9 pt.
+WIDE_FIGURE_FONT_SIZE = 14.0
+# Height of the strip, as a fraction of the figure, kept free below the axes
+# for a one-line note in small type.
+NOTE_STRIP_HEIGHT = 0.06
+# Top of a legend placed under the x-axis label, in axes fractions.
+LEGEND_BELOW_AXES = -0.14
+# Labels of points right of this fraction of the axes width go on the left
+# of their point, so they stay inside the axes.
+LABEL_FLIP_FRACTION = 0.6
 # Weights further than this fraction of (w_max - w_min) outside the bounds
 # are counted as out of bounds, above float rounding of a clipped weight.
 WEIGHT_BOUND_SLACK_RELATIVE = 1e-9
@@ -244,9 +257,9 @@ def _scatter_eigenvalues(
         axes.scatter(
             real[stable],
             imag[stable],
-            s=8,
+            s=16,
             color="tab:blue",
-            alpha=0.6,
+            alpha=0.7,
             linewidths=0,
             rasterized=True,
             label=f"Re λ ≤ 0 ({int(stable.sum())})",
@@ -368,6 +381,23 @@ def weight_histogram_figure(
     edges = np.linspace(min(w_min, weights.min()), max(w_max, weights.max()), bins + 1)
     fractions = _weight_fractions(weights, edges)
 
+    with matplotlib.rc_context({"font.size": WIDE_FIGURE_FONT_SIZE}):
+        figure = _draw_weight_histograms(times, weights, w_min, w_max, edges, fractions, n_snapshots)
+    figure.suptitle(title, fontsize=WIDE_FIGURE_FONT_SIZE * 1.2)
+    _note_out_of_bounds(figure, weights, w_min, w_max)
+    return figure
+
+
+def _draw_weight_histograms(
+    times: np.ndarray,
+    weights: np.ndarray,
+    w_min: float,
+    w_max: float,
+    edges: np.ndarray,
+    fractions: np.ndarray,
+    n_snapshots: int,
+) -> Figure:
+    """Draw the histogram and heat-map panels of :func:`weight_histogram_figure`."""
     figure = Figure(figsize=(11.0, 4.2), layout="constrained")
     left, right = figure.subplots(1, 2, width_ratios=[1.0, 1.25])
     for index in _snapshot_indices(times.size, n_snapshots):
@@ -394,9 +424,10 @@ def weight_histogram_figure(
     right.set_ylabel("weight w")
     right.set_title("distribution over time", fontsize="medium")
     figure.colorbar(mesh, ax=right, label="fraction of synapses per bin")
-
-    figure.suptitle(title)
-    _note_out_of_bounds(figure, weights, w_min, w_max)
+    # Tick labels are created when the figure is drawn, after the rc context
+    # has closed, so their size is set here.
+    for axes in figure.axes:
+        axes.tick_params(labelsize=WIDE_FIGURE_FONT_SIZE)
     return figure
 
 
@@ -501,6 +532,9 @@ def distance_figure(
         raise ValueError("distance: norms cannot be negative; pass ||x(t) - x*||")
 
     figure = Figure(figsize=(8.0, 4.5), layout="constrained")
+    # Reserve a strip at the bottom for the note on seeds above the bound, so
+    # the note never covers a curve.
+    figure.get_layout_engine().set(rect=(0.0, NOTE_STRIP_HEIGHT, 1.0, 1.0 - NOTE_STRIP_HEIGHT))
     axes = figure.add_subplot()
     positive_distance = np.where(distance > 0, distance, np.nan)
     n_seeds = distance.shape[0]
@@ -512,7 +546,9 @@ def distance_figure(
             color="tab:blue",
             linewidth=0.9,
             alpha=opacity,
-            label=f"‖x(t) − x*‖, {n_seeds} seed(s)" if seed == 0 else None,
+            label=f"distance from the equilibrium, one line per seed ({n_seeds})"
+            if seed == 0
+            else None,
         )
     axes.set_yscale("log")
     _draw_bound(axes, times, distance, bound)
@@ -521,7 +557,16 @@ def distance_figure(
     axes.set_ylabel("distance to equilibrium")
     axes.set_title(title)
     axes.grid(True, which="both", linewidth=0.3, alpha=0.5)
-    axes.legend(loc="upper right", fontsize="small")
+    # Below the axes: the bound starts at the top of the plot and the data
+    # may lie anywhere, so a legend inside the axes could cover either.
+    # Constrained layout makes room for it.
+    axes.legend(
+        loc="upper center",
+        bbox_to_anchor=(0.5, LEGEND_BELOW_AXES),
+        ncols=2,
+        fontsize="small",
+        frameon=False,
+    )
     return figure
 
 
@@ -546,12 +591,11 @@ def _draw_bound(
     )
     exceeding = int(np.count_nonzero(np.any(distance > bound, axis=1)))
     colour = "tab:red" if exceeding else "black"
-    axes.text(
+    axes.figure.text(
         0.01,
         0.01,
         f"{exceeding} of {distance.shape[0]} seed(s) exceed the bound "
         "at some sample time",
-        transform=axes.transAxes,
         fontsize="small",
         color=colour,
         va="bottom",
@@ -643,20 +687,33 @@ def decay_rate_figure(
     )
     _draw_identity(axes, predicted_array, measured_array)
     if len(labels) <= MAX_ANNOTATED_LABELS:
-        for x, y, label in zip(predicted_array, measured_array, labels, strict=True):
-            axes.annotate(
-                label,
-                (x, y),
-                textcoords="offset points",
-                xytext=(5, 4),
-                fontsize="small",
-            )
+        _label_points(axes, predicted_array, measured_array, labels)
     axes.set_xlabel("predicted decay rate (1/s)")
     axes.set_ylabel("measured decay rate (1/s)")
     axes.set_title(title)
     axes.grid(True, which="both", linewidth=0.3, alpha=0.5)
     axes.legend(loc="upper left", fontsize="small")
     return figure
+
+
+def _label_points(
+    axes: Axes, x: np.ndarray, y: np.ndarray, labels: Sequence[str]
+) -> None:
+    """Write each label beside its point, on the side where the axes has room."""
+    to_axes = axes.transData + axes.transAxes.inverted()
+    for point_x, point_y, label in zip(x, y, labels, strict=True):
+        fraction = to_axes.transform((point_x, point_y))[0]
+        right = fraction > LABEL_FLIP_FRACTION
+        axes.annotate(
+            label,
+            (point_x, point_y),
+            textcoords="offset points",
+            xytext=(-5, 4) if right else (5, 4),
+            ha="right" if right else "left",
+            fontsize="small",
+            # A light box keeps the label readable where a line crosses it.
+            bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": "none", "pad": 1.0},
+        )
 
 
 def _draw_identity(axes: Axes, predicted: np.ndarray, measured: np.ndarray) -> None:
