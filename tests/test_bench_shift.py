@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import argparse
 import itertools
 
 import numpy as np
 import pytest
 import torch
 
+from biosynapse_verify.bench import add_bench_parser
 from biosynapse_verify.bench.cnn import DigitCNN, count_forward_macs
+from biosynapse_verify.bench.command import run_shift_command
 from biosynapse_verify.bench.data import load_digit_splits
 from biosynapse_verify.bench.energy import (
     GPU_MAC_ENERGY_J,
@@ -22,6 +25,7 @@ from biosynapse_verify.bench.energy import (
 from biosynapse_verify.bench.ewc import EWCPenalty, fisher_diagonal
 from biosynapse_verify.bench.shifts import SHIFT_FAMILIES, apply_shift
 from biosynapse_verify.bench.stdp import OperationCounts, STDPConfig, STDPNetwork
+from biosynapse_verify.errors import BadInputError
 
 # float32 parameters: the penalty is a sum of about 2e4 products, so a
 # relative error of 1e-5 leaves room for accumulated rounding.
@@ -303,3 +307,18 @@ def test_cnn_energy_counts_training_passes():
     assert inference.total == pytest.approx(2000 * GPU_MAC_ENERGY_J)
     training = cnn_energy(1000, images=2, training=True, parameter_count=10, steps=1)
     assert training.total == pytest.approx((6000 + 40) * GPU_MAC_ENERGY_J)
+
+
+def test_bench_rejects_unwritable_out(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(BadInputError, match="--out"):
+        run_shift_command(quick=True, seeds=1, out_dir=blocker / "sub")
+
+
+def test_bench_parser_rejects_zero_seeds():
+    parser = argparse.ArgumentParser()
+    add_bench_parser(parser.add_subparsers(dest="command"))
+    with pytest.raises(SystemExit) as error:
+        parser.parse_args(["bench", "shift", "--seeds", "0"])
+    assert error.value.code == 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -11,6 +12,7 @@ import torch
 
 from biosynapse_verify.bench.output import build_record, markdown_report, write_outputs
 from biosynapse_verify.bench.shift import full_settings, quick_settings, run_seed
+from biosynapse_verify.errors import BadInputError
 
 __all__ = ["TORCH_THREADS", "run_shift_command"]
 
@@ -45,8 +47,14 @@ def run_shift_command(
     -------
     int
         0 on success.
+
+    Raises
+    ------
+    BadInputError
+        If ``out_dir`` cannot be created or written; checked before the run.
     """
     settings = quick_settings(seeds or 2) if quick else full_settings(seeds or 5)
+    _prepare_out_dir(out_dir)
     previous_threads = torch.get_num_threads()
     threads = min(TORCH_THREADS, previous_threads)
     torch.set_num_threads(threads)
@@ -64,3 +72,18 @@ def run_shift_command(
     for kind, path in paths.items():
         print(f"  {kind}: {path}")
     return 0
+
+
+def _prepare_out_dir(out_dir: Path) -> None:
+    """Create ``out_dir`` and check that it is writable, before any computing."""
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise BadInputError(
+            f"--out {out_dir}: cannot create the folder ({err.strerror}); "
+            "choose a writable folder"
+        ) from err
+    if not os.access(out_dir, os.W_OK):
+        raise BadInputError(
+            f"--out {out_dir}: the folder is not writable; choose a writable folder"
+        )
