@@ -1,7 +1,7 @@
 # The two commands a fresh clone needs (both set up .venv first if needed):
 #   make verify   verify the default network (networks/vanrossum2000.yaml)
 #   make test     run the test suite
-.PHONY: setup setup-lava verify test test-all
+.PHONY: setup setup-lava verify test test-all bench-shift
 
 NETWORK ?= networks/vanrossum2000.yaml
 
@@ -19,3 +19,6 @@ test: setup
 
 test-all: setup
 	.venv/bin/python -m pytest -q
+
+bench-shift: setup
+	.venv/bin/biosynapse-verify bench shift
