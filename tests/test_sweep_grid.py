@@ -1,4 +1,5 @@
-"""Sweep grids, spec paths, point keys, the result store and the map figures.
+"""Sweep grids, spec paths, point keys, the result store, the map figures and
+the mean-field helpers of a point.
 
 None of these tests starts Dask or a simulation.
 """
@@ -12,8 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from biosynapse_verify.dynamics import MeanFieldModel, SoftplusTransfer
 from biosynapse_verify.report.plots import figure_to_png
 from biosynapse_verify.spec import parse_spec
+from biosynapse_verify.spec.structure import build_structure
 from biosynapse_verify.sweep import (
     GridError,
     ResultStore,
@@ -29,6 +32,7 @@ from biosynapse_verify.sweep.maps import (
     scatter_map_figure,
     stability_map_figure,
 )
+from biosynapse_verify.sweep.point import _eta_star, find_judged_equilibrium
 from biosynapse_verify.sweep.report import boundary_summary
 from biosynapse_verify.sweep.spec_paths import SpecPathError, get_path, set_path
 
@@ -352,3 +356,46 @@ def test_map_figures_render() -> None:
     # neighbours along three edges, each drawn as a thick line.
     thick = [line for line in heat.axes[0].lines if line.get_linewidth() == 2.5]
     assert len(thick) == 3
+
+
+# ------------------------------------------------------------- point helpers
+# A softplus close to the one calibrated for the tiny network (0.5 s at five
+# levels), so the mean-field tests need no simulation.
+TINY_TRANSFER = SoftplusTransfer(gain=17_000.0, width=0.0045, threshold=0.023)
+
+
+def _tiny_model(mu: float) -> tuple[MeanFieldModel, object]:
+    data = tiny_spec_data()
+    data["projections"][0]["plasticity"]["mu"] = mu
+    spec = parse_spec(data)
+    structure = build_structure(spec)
+    return MeanFieldModel(spec, structure, {"post": TINY_TRANSFER}, {}), spec
+
+
+@pytest.mark.parametrize("mu", [0.0, 0.6])
+def test_equilibrium_found_from_uniform_root(mu: float) -> None:
+    model, spec = _tiny_model(mu)
+    equilibrium, notes = find_judged_equilibrium(model, spec)
+    drift = model.drift(equilibrium.x)
+    weights = equilibrium.x[model.n_rates :]
+    assert notes == []
+    assert equilibrium.kind == "interior"
+    assert equilibrium.inside_bounds
+    assert np.max(np.abs(drift[model.n_rates :])) < 1e-9
+    # The active state, not a silent one at low weights.
+    assert equilibrium.x[0] > 1.0
+    assert np.ptp(weights) < 1e-9
+    assert "uniform weights" in equilibrium.notes[-1]
+
+
+def test_eta_star_scales_first_plastic_eta() -> None:
+    model, _ = _tiny_model(0.6)
+
+    class Bounded:
+        details = {"eta_factor_max": 3.0}
+
+    class Unbounded:
+        details: dict = {}
+
+    assert _eta_star(Bounded(), model) == pytest.approx(3.0)
+    assert _eta_star(Unbounded(), model) is None

@@ -1,11 +1,12 @@
 """Parameter sweeps: stability maps over spec parameters, run on Dask.
 
 :func:`run_sweep` expands a grid file (:func:`load_grid`) over a network
-spec, analyses every point (mean-field equilibrium, certificate search,
+spec. It analyses every point (mean-field equilibrium, certificate search,
 rigorous check and, on request, a short simulation) on a local Dask cluster
-or an existing scheduler, stores each finished point in the output folder,
-and assembles a table (Parquet and/or CSV) and an HTML report with the
-stability map. Rerunning into the same folder resumes the sweep.
+or an existing scheduler, and stores each finished point in the output
+folder. From the stored points it assembles a table (Parquet and/or CSV) and
+an HTML report with the stability map. Rerunning into the same folder
+resumes the sweep.
 
 Importing this package does not import Dask; :func:`run_sweep` does.
 """

@@ -3,8 +3,9 @@
 The table starts with ``point_key`` and ``point_index``, then one column per
 grid axis (named after the axis), then the result columns below in this
 order. Every result column has a fixed type, so the Parquet schema is the
-same for every sweep, and a value that a point does not have (``beta`` of a
-refuted point, the simulation columns of a sweep without simulation) is null.
+same for every sweep. A value that a point does not have is null, for example
+``beta`` of a refuted point or the simulation columns of a sweep without
+simulation.
 """
 
 from __future__ import annotations
@@ -25,9 +26,11 @@ __all__ = [
 VERDICTS = ("certified", "refuted", "inconclusive", "failed")
 
 ETA_STAR_NOTE = (
-    "eta_star (the largest learning rate for which stability is certified) "
-    "needs the two-time-scale strategy of the certificate search, which "
-    "biosynapse_verify.certify does not provide yet; the column is null until it does"
+    "eta_star is the largest learning rate of the first plastic projection up to "
+    "which the certificate's construction holds, with every plastic eta scaled "
+    "together. Only the two-time-scale strategy of the certificate search bounds "
+    "it, in floating point, and only the certificate at the spec's eta is checked "
+    "rigorously. Points certified by another strategy, or not certified, have null"
 )
 
 
@@ -64,7 +67,7 @@ RESULT_COLUMNS = (
     Column("growth_rate_lower_per_s", "float", "refuted: proven lower bound on max Re lambda(A), 1/s"),
     Column("spectral_abscissa_per_s", "float", "floating-point max Re lambda(A), 1/s"),
     Column("n_unstable", "int", "floating-point count of eigenvalues with Re lambda > 0"),
-    Column("eta_star", "float", "largest certified learning rate; null, see ETA_STAR_NOTE"),
+    Column("eta_star", "float", "largest learning rate the certificate covers; see ETA_STAR_NOTE"),
     Column("check_method", "string", "method of the rigorous check (exact, rump, ...)"),
     Column("state_dimension", "int", "dimension of the judged Jacobian"),
     Column("equilibrium_kind", "string", "interior or boundary"),

@@ -1,9 +1,9 @@
 """Run a sweep on Dask: a local cluster by default, or an existing scheduler.
 
-The driver (this process) expands the grid, skips points already stored in
-the output folder, submits one calibration task per distinct neuron and
-input configuration and one analysis task per remaining point, and writes
-each point's record as its task finishes. Only the driver writes, one file
+The driver (this process) expands the grid and skips points already stored
+in the output folder. It submits one calibration task per distinct neuron
+and input configuration and one analysis task per remaining point, and
+writes each point's record as its task finishes. Only the driver writes, one file
 per point key, so a point whose worker dies is recomputed by Dask on another
 worker and still stored exactly once. When all tasks are done, or the sweep
 is interrupted, the table and the stability map are built from the stored
@@ -41,7 +41,7 @@ __all__ = ["SchedulerError", "SweepOptions", "SweepOutcome", "run_sweep"]
 
 logger = logging.getLogger(__name__)
 
-# Seconds to wait for an existing scheduler to answer before giving up.
+# Seconds to wait for an existing scheduler to respond before giving up.
 CONNECT_TIMEOUT_S = 30.0
 
 ProgressCallback = Callable[[float], None]
@@ -196,7 +196,7 @@ def run_sweep(
     grid : SweepGrid
     options : SweepOptions
     client : distributed.Client, optional
-        Use this client instead of connecting as ``options`` says; it is
+        Use this client instead of connecting as ``options`` sets. It is
         left open.
     progress : callable, optional
         Called with the fraction of points finished (stored or reused).

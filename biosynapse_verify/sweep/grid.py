@@ -25,9 +25,9 @@ A grid file (YAML) lists axes over spec parameters and how to combine them::
 Numbers in ``linspace`` and ``geomspace`` are in SI units (seconds, hertz,
 volts); ``values`` may also hold unit strings, which the spec parser reads.
 An axis with ``relative_to`` sets its path to the axis value times the value
-at ``relative_to``, read after ``set`` and the other axes are applied but
-before any relative axis is; when ``relative_to`` is the axis's own path, the
-value multiplies the base spec's value. In random mode each axis is sampled
+at ``relative_to``. That value is read after ``set`` and the other axes are
+applied, but before any relative axis is. When ``relative_to`` is the axis's
+own path, the value multiplies the base spec's value. In random mode each axis is sampled
 independently: uniformly on ``[start, stop]`` for ``linspace``,
 log-uniformly for ``geomspace`` and uniformly from the list for ``values``.
 """
@@ -72,7 +72,7 @@ logger = logging.getLogger(__name__)
 # A full grid larger than this is almost certainly a typo in ``num``; the
 # limit can be raised in the grid file with ``max_points``.
 DEFAULT_MAX_POINTS = 100_000
-# Version of the point key's inputs; bump it when the analysis of a point
+# Version of the point key's inputs. Bump it when the analysis of a point
 # changes meaning, so that a resumed sweep does not mix old and new results.
 POINT_FORMAT_VERSION = 1
 
@@ -161,7 +161,7 @@ class SimulationSettings(_Strict):
 
 
 class MapSettings(_Strict):
-    """Which axes and which value the stability map shows."""
+    """The axes and the value shown on the stability map."""
 
     x: str
     y: str | None = None
@@ -306,7 +306,7 @@ def _apply(base: dict, grid: SweepGrid, values: dict[str, Any]) -> dict:
 def _number(value: Any, path: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise GridError(
-            f"relative_to {path!r} holds {value!r}, not a number; a relative axis "
+            f"relative_to {path!r} contains {value!r}, not a number; a relative axis "
             "needs a numeric reference (write it as a number in SI units)"
         )
     return float(value)

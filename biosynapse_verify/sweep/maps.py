@@ -1,9 +1,9 @@
 """Stability maps of a sweep: heat maps over two axes and profiles along one.
 
 The heat map colours each certified point by a value (beta, the decay rate,
-or the spectral abscissa), marks refuted, inconclusive and failed points with
-fixed colours, and draws the certified/refuted boundary along the cell edges
-between neighbouring points with those verdicts. Cells are laid out in grid
+or the spectral abscissa) and marks refuted, inconclusive and failed points
+with fixed colours. It draws the certified/refuted boundary along the cell
+edges between neighbouring points with those verdicts. Cells are laid out in grid
 order (one column per axis value), so log-spaced axes get equal-width cells.
 Axes of the grid that are not on the map split the points into panels, one
 per combination of their values.
@@ -42,7 +42,7 @@ logger = logging.getLogger(__name__)
 # suggest two modes (the reference line of the simulated-weights panel).
 BIMODALITY_THRESHOLD = 5.0 / 9.0
 # Panels beyond this count (combinations of the axes not on the map) are
-# left out of the figure and named in a note; the table keeps every point.
+# left out of the figure and counted in its title. The table keeps every point.
 MAX_PANELS = 12
 # Values that are all positive and span at least this many decades get a
 # logarithmic colour scale.
@@ -54,9 +54,9 @@ VERDICT_COLOURS = {
     "failed": "#ffffff",
 }
 VALUE_LABELS = {
-    "beta": "beta (1/s), certified points",
-    "decay_rate_per_s": "decay rate alpha (1/s), certified points",
-    "spectral_abscissa_per_s": "spectral abscissa max Re lambda(A) (1/s)",
+    "beta": "beta (1/s), certified",
+    "decay_rate_per_s": "alpha (1/s), certified",
+    "spectral_abscissa_per_s": "max Re lambda(A) (1/s)",
 }
 
 

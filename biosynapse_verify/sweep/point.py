@@ -1,10 +1,10 @@
 """The analysis of one sweep point, without the long simulation of ``verify``.
 
 For each point the sweep builds the mean-field model from a calibrated
-transfer function, finds the judged equilibrium by Newton from mean-field
-starts (uniform weights, rates from phi), and runs the same linearisation,
-certificate search, rigorous check and verdict as the verify pipeline. The
-calibration runs a short spiking simulation, so it is done once per distinct
+transfer function and finds the judged equilibrium by Newton from
+mean-field starts (uniform weights, rates from phi). It then runs the same
+linearisation, certificate search, rigorous check and verdict as the verify
+pipeline. The calibration runs a short spiking simulation, so it is done once per distinct
 neuron and input configuration (:func:`calibration_key`) and shared. On
 request each point also runs a short spiking simulation with learning on,
 whose final weights give the measured weight distribution.
@@ -61,10 +61,10 @@ logger = logging.getLogger(__name__)
 # levels (fractions of each plastic range) where the mean weight drift
 # vanishes, then from these fixed levels, until one converges.
 INTERIOR_START_LEVELS = (0.5, 0.25, 0.75, 0.1, 0.9)
-# The mean weight drift of uniform weights is scanned at this many levels,
-# evenly spaced inside (0, 1), for sign changes; each change is refined by
-# Brent's method. The ends stay off the bounds, where the power-law
-# derivatives are singular.
+# The mean weight drift of uniform weights is scanned for sign changes at
+# this many levels, evenly spaced inside (0, 1), and Brent's method refines
+# each change. The ends stay off the bounds, where the power-law derivatives
+# are singular.
 SCAN_LEVELS = 25
 SCAN_MARGIN = 0.01
 # Rates of the start state come from this many fixed-point passes
@@ -78,7 +78,7 @@ def calibration_key(spec: NetworkSpec, max_level: float) -> str:
 
     That is the inputs, the populations, the connectivity and static weights,
     the weight ranges of plastic projections, the time step, the calibration
-    settings and the first trial seed (which draws the static weights); the
+    settings and the first trial seed, which draws the static weights. The
     STDP parameters and the simulation length do not matter, because the
     calibration runs with learning off.
     """
@@ -177,26 +177,49 @@ def _mean_weight_drift(model: MeanFieldModel, level: float) -> float:
     return float(model.drift(x)[model.n_rates :].mean())
 
 
-def _uniform_roots(model: MeanFieldModel) -> list[float]:
+def _uniform_roots(model: MeanFieldModel) -> list[tuple[float, bool]]:
     """Return the levels where the mean drift of uniform weights changes sign.
 
     For a network whose plastic synapses all see the same input rate, the
     symmetric interior equilibrium has uniform weights at such a level, so
-    Newton starts there next to its answer.
+    Newton starts there next to the solution.
+
+    Returns
+    -------
+    list of (level, attracting)
+        ``attracting`` is True where the drift falls through zero, so the
+        uniform weight mode is pulled towards the level.
     """
     levels = np.linspace(SCAN_MARGIN, 1.0 - SCAN_MARGIN, SCAN_LEVELS)
     drifts = [_mean_weight_drift(model, level) for level in levels]
     roots = []
     for k in range(SCAN_LEVELS - 1):
-        if not (np.isfinite(drifts[k]) and np.isfinite(drifts[k + 1])):
+        low, high = drifts[k], drifts[k + 1]
+        if not (np.isfinite(low) and np.isfinite(high)) or low * high > 0 or low == high:
             continue
-        if drifts[k] == 0.0:
-            roots.append(float(levels[k]))
-        elif drifts[k] * drifts[k + 1] < 0:
-            roots.append(
-                brentq(lambda level: _mean_weight_drift(model, level), levels[k], levels[k + 1])
-            )
+        level = (
+            float(levels[k])
+            if low == 0.0
+            else brentq(lambda u: _mean_weight_drift(model, u), levels[k], levels[k + 1])
+        )
+        roots.append((level, high < low))
     return roots
+
+
+def _start_levels(model: MeanFieldModel, spec: NetworkSpec) -> list[float]:
+    """Order the Newton starts: attracting roots first, nearest the initial weights.
+
+    Several uniform roots are common: a silent state at low weights, where
+    phi is flat, and the active state that the network reaches from its
+    initial weights. Attracting roots come first, each group ordered by the
+    distance to the mean initial weight of the first seed, then the fixed
+    :data:`INTERIOR_START_LEVELS`.
+    """
+    lower, upper = model.bounds()
+    initial = _initial_weights(model, spec.simulation.seeds[0])
+    target = float(np.mean((initial - lower) / (upper - lower)))
+    roots = sorted(_uniform_roots(model), key=lambda r: (not r[1], abs(r[0] - target)))
+    return [level for level, _ in roots] + list(INTERIOR_START_LEVELS)
 
 
 def _initial_weights(model: MeanFieldModel, seed: int) -> np.ndarray:
@@ -211,11 +234,11 @@ def _initial_weights(model: MeanFieldModel, seed: int) -> np.ndarray:
 def find_judged_equilibrium(
     model: MeanFieldModel, spec: NetworkSpec
 ) -> tuple[Equilibrium | None, list[str]]:
-    """Find the equilibrium that ``spec.analysis.equilibrium`` asks about.
+    """Find the equilibrium that ``spec.analysis.equilibrium`` names.
 
     The interior one by Newton from uniform weights, first at the levels
-    where their mean drift vanishes, then at :data:`INTERIOR_START_LEVELS`;
-    a boundary one by integrating the clipped
+    where their mean drift vanishes (see :func:`_start_levels`), then at
+    :data:`INTERIOR_START_LEVELS`; a boundary one by integrating the clipped
     dynamics from the spec's initial weights of the first seed (a uniform
     start would keep the symmetry that weight competition needs to break).
 
@@ -235,7 +258,7 @@ def find_judged_equilibrium(
             return None, [f"boundary equilibrium search failed: {err}"]
     if model.n_weights == 0:
         return find_interior(model, _settled_start(model, np.zeros(0))), notes
-    for level in _uniform_roots(model) + list(INTERIOR_START_LEVELS):
+    for level in _start_levels(model, spec):
         start = _settled_start(model, _uniform_weights(model, level))
         try:
             equilibrium = find_interior(model, start)
@@ -254,7 +277,24 @@ def _no_progress(stage: str, fraction: float) -> None:
     return None
 
 
-def _verdict_columns(analysis: dict, judged: Equilibrium | None) -> dict[str, Any]:
+def _eta_star(candidate: Any, model: MeanFieldModel) -> float | None:
+    """Return the largest certified eta of the first plastic projection, if known.
+
+    A strategy that bounds the learning rate (the two-time-scale composite
+    certificate) reports in its details the factor ``eta_factor_max`` by which
+    every plastic projection's eta can be scaled. Other strategies report
+    nothing, and the column stays null.
+    """
+    factor = (getattr(candidate, "details", None) or {}).get("eta_factor_max")
+    blocks = model.plastic_blocks()
+    if factor is None or not blocks:
+        return None
+    return float(factor) * blocks[0].structure.spec.plasticity.eta
+
+
+def _verdict_columns(
+    analysis: dict, judged: Equilibrium | None, model: MeanFieldModel
+) -> dict[str, Any]:
     """Flatten the pipeline's analysis of one equilibrium into table columns."""
     row: dict[str, Any] = {"verdict": analysis["verdict"], "reason": analysis["reason"]}
     if judged is None or "search" not in analysis:
@@ -272,6 +312,7 @@ def _verdict_columns(analysis: dict, judged: Equilibrium | None) -> dict[str, An
         row["beta"] = float(candidate.beta)
         row["decay_rate_per_s"] = float(candidate.alpha)
         row["lambda_max_P"] = float(candidate.lambda_max_P)
+        row["eta_star"] = _eta_star(candidate, model)
     if analysis["verdict"] == "refuted":
         row["growth_rate_lower_per_s"] = float(check.growth_rate_lower)
     return row
@@ -363,7 +404,7 @@ def analyse_point(
         "calibration_rms_error_Hz": max(fit.rms_error for fit in fits.values()),
         "eta_star": None,
     }
-    details: dict[str, Any] = {"eta_star": ETA_STAR_NOTE}
+    details: dict[str, Any] = {"eta_star_note": ETA_STAR_NOTE}
 
     try:
         t0 = time.perf_counter()
@@ -374,7 +415,7 @@ def analyse_point(
         row.update(verdict="failed", reason=f"{type(err).__name__}: {err}")
         judged, notes, analysis = None, [], {}
     if analysis:
-        row.update(_verdict_columns(analysis, judged))
+        row.update(_verdict_columns(analysis, judged, model))
         row.update(_equilibrium_columns(judged, model))
         details["equilibrium"] = None if judged is None else judged.to_dict()
         details["equilibrium_notes"] = notes

@@ -149,6 +149,7 @@ def _figures(
 
 def _summary(rows: list[dict[str, Any]], outcome: Any) -> list[tuple[str, str]]:
     counts = ", ".join(f"{k}: {v}" for k, v in sorted(outcome.verdicts.items()))
+    compute = sum(row.get("point_s") or 0.0 for row in rows)
     return [
         ("points", f"{len(rows)} stored of {outcome.n_points}"),
         ("verdicts", counts),
@@ -157,6 +158,7 @@ def _summary(rows: list[dict[str, Any]], outcome: Any) -> list[tuple[str, str]]:
         ("failed tasks (retried on the next run)", str(len(outcome.errors))),
         ("Dask workers", str(outcome.workers)),
         ("wall time of this run", f"{outcome.wall_time_s:.1f} s"),
+        ("worker time of all stored points (calibration not included)", f"{compute:.1f} s"),
     ]
 
 
@@ -216,7 +218,7 @@ def write_sweep_report(
             for row in ordered[:MAX_TABLE_ROWS]
         ],
         truncated=max(0, len(ordered) - MAX_TABLE_ROWS),
-        grid_json=json.dumps(grid.model_dump(mode="json"), indent=1),
+        grid_json=json.dumps(grid.model_dump(mode="json", exclude_none=True), indent=1),
     )
     paths["report"] = atomic_write_text(folder / "report.html", html)
     return paths

@@ -8,8 +8,8 @@ Layout of the folder::
     results.parquet        the assembled table (and/or results.csv)
 
 A point file appears only when its point is complete, and never changes
-afterwards, so a sweep that stops at any moment resumes by skipping the keys
-found in ``points/``; the table is rebuilt from those files.
+afterwards. So a sweep that stops at any moment resumes by skipping the keys
+found in ``points/``, and the table is rebuilt from those files.
 """
 
 from __future__ import annotations
