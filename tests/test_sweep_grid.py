@@ -399,3 +399,18 @@ def test_eta_star_scales_first_plastic_eta() -> None:
 
     assert _eta_star(Bounded(), model) == pytest.approx(3.0)
     assert _eta_star(Unbounded(), model) is None
+
+
+def test_scatter_map_accepts_unit_string_axis() -> None:
+    rows = [
+        {"point_index": k, "rate": rate, "mu": 0.1 * k, **_fake_row(verdict, 1.0)}
+        for k, (rate, verdict) in enumerate(
+            [("10 Hz", "certified"), ("20 Hz", "refuted"), ("10 Hz", "inconclusive")]
+        )
+    ]
+    settings = parse_grid(
+        {"axes": [{"name": "rate", "path": "inputs.inp.rate", "values": ["10 Hz", "20 Hz"]}]}
+    ).map_settings()
+    figure = scatter_map_figure(rows, settings, title="scatter")
+    assert figure_to_png(figure)[:4] == b"\x89PNG"
+    assert figure.axes[0].get_xscale() == "linear"

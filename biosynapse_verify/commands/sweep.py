@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from biosynapse_verify.errors import BadInputError
@@ -80,8 +81,9 @@ def run(args: argparse.Namespace, progress) -> int:
     except KeyboardInterrupt:
         progress.close()
         print(
-            f"interrupted; the finished points are stored in {out}. Run the same "
-            "command again to resume without recomputing them."
+            f"biosynapse-verify: interrupted; the finished points are stored in {out}. "
+            "Run the same command again to resume without recomputing them.",
+            file=sys.stderr,
         )
         return EXIT_INTERRUPTED
     progress.close()
@@ -91,6 +93,7 @@ def run(args: argparse.Namespace, progress) -> int:
 
 def _print_outcome(name: str, outcome: object) -> None:
     counts = ", ".join(f"{k} {v}" for k, v in sorted(outcome.verdicts.items()))
+    counts = counts or "no points stored"
     print(f"{name}: {outcome.n_points} points ({counts})")
     print(
         f"  computed {outcome.n_computed}, reused {outcome.n_reused}, "

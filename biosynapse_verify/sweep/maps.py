@@ -333,6 +333,15 @@ def _nan(value: Any) -> float:
     return np.nan if value is None else float(value)
 
 
+def _numeric(values: list[Any]) -> np.ndarray:
+    """Return the finite values as floats, or an empty array if any is not a number."""
+    present = [v for v in values if v is not None]
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in present):
+        return np.zeros(0)
+    data = np.asarray(present, dtype=float)
+    return data[np.isfinite(data)]
+
+
 def scatter_map_figure(
     rows: list[dict[str, Any]], settings: MapSettings, *, title: str
 ) -> Figure:
@@ -364,8 +373,7 @@ def scatter_map_figure(
                 edgecolors="black", label=verdict,
             )
     for name, setter in ((x, axes.set_xscale), (y, axes.set_yscale)):
-        data = np.array([_nan(r.get(name)) for r in rows], dtype=float)
-        data = data[np.isfinite(data)]
+        data = _numeric([r.get(name) for r in rows])
         if data.size and data.min() > 0 and np.log10(data.max() / data.min()) >= 2:
             setter("log")
     axes.set_xlabel(x)
