@@ -96,14 +96,24 @@ def test_ladder_records_why_cheaper_strategies_failed() -> None:
     A = random_hurwitz(40, seed=1, shift=1.2)
     outcome = search_certificate(A)
     names = [attempt.strategy for attempt in outcome.attempts]
-    assert names == ["identity", "diagonal", "dense_lyapunov"]
+    assert names == [
+        "identity",
+        "diagonal",
+        "block_diagonal",
+        "two_time_scale",
+        "dense_lyapunov",
+    ]
 
-    identity, diagonal, lyapunov = outcome.attempts
+    identity, diagonal, blocks, time_scales, lyapunov = outcome.attempts
     assert not identity.applied
     assert "not negative definite" in identity.reason
     assert diagonal.applied
     assert not diagonal.succeeded
     assert "not Hurwitz" in diagonal.reason
+    assert not blocks.applied
+    assert "strongly connected component" in blocks.reason
+    assert not time_scales.applied
+    assert "time-scale" in time_scales.reason
     assert lyapunov.succeeded
     assert lyapunov.reason == ""
     assert all(attempt.seconds >= 0 for attempt in outcome.attempts)

@@ -36,19 +36,29 @@ from biosynapse_verify.certify.ladder import (
 from biosynapse_verify.certify.linalg import solve_lyapunov
 from biosynapse_verify.certify.options import SearchOptions
 from biosynapse_verify.certify.strategies import (
+    BlockDiagonalStrategy,
     DenseLyapunovStrategy,
     DiagonalStrategy,
     IdentityStrategy,
     SdpStrategy,
+    TwoTimeScaleStrategy,
 )
 from biosynapse_verify.certify.strategy import Strategy
+from biosynapse_verify.certify.structure import (
+    StateStructure,
+    infer_structure,
+    network_structure,
+)
+from biosynapse_verify.certify.structured import FactoredP
 
 __all__ = [
     "Attempt",
+    "BlockDiagonalStrategy",
     "Candidate",
     "ChetaevCandidate",
     "DenseLyapunovStrategy",
     "DiagonalStrategy",
+    "FactoredP",
     "Failure",
     "IdentityStrategy",
     "InstabilityEvidence",
@@ -58,10 +68,14 @@ __all__ = [
     "SdpStrategy",
     "SearchOptions",
     "SearchOutcome",
+    "StateStructure",
     "Strategy",
+    "TwoTimeScaleStrategy",
     "ValidationReport",
     "default_strategies",
     "find_instability",
+    "infer_structure",
+    "network_structure",
     "search_certificate",
     "solve_lyapunov",
     "validate_candidate",

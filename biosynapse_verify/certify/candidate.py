@@ -61,13 +61,17 @@ class Proposal:
 
     Attributes
     ----------
-    P : ndarray, shape (n, n), or shape (n,) for a diagonal P
-        Symmetric (or nearly so; it is symmetrised).
+    P : ndarray, shape (n, n) or (n,), or FactoredP
+        Symmetric (or nearly so; it is symmetrised); a 1-D array is the
+        diagonal of a diagonal P. A
+        :class:`~biosynapse_verify.certify.structured.FactoredP` is a
+        block-diagonal P, possibly sheared, which is finalised without forming
+        a dense matrix.
     details : dict
         Strategy-specific facts for the record (solver status, residuals).
     """
 
-    P: np.ndarray
+    P: object
     details: dict = field(default_factory=dict)
 
 
@@ -99,8 +103,11 @@ class Candidate:
     ----------
     strategy : str
         Name of the strategy that proposed P.
-    P : ndarray, shape (n, n), or shape (n,) holding the diagonal of a diagonal P
-        Exactly symmetric, normalised so lambda_min(P) >= 1.
+    P : ndarray, shape (n, n) or (n,), or csr_array, shape (n, n)
+        Exactly symmetric, normalised so lambda_min(P) >= 1. A 1-D array holds
+        the diagonal of a diagonal P. A sparse P is block diagonal; when
+        ``transform`` is set it is the middle factor W of
+        P = (I + N)^T W (I + N), N = ``transform``.
     beta : float
         Claimed decay margin, in the units of A (1/s for a Jacobian in seconds):
         -(A^T P + P A) - 2 beta I is positive definite.
@@ -117,6 +124,14 @@ class Candidate:
         The proposed P was divided by this value.
     details : dict
         Strategy-specific facts.
+    transform : csr_array, shape (n, n), or None
+        The shear N of a factored P (every row of N is a fast coordinate and
+        every column a slow one, so (I + N)^-1 = I - N exactly).
+    decay_rate : float or None
+        Claimed rate gamma with -(A^T P + P A) - 2 gamma P >= 0, so that
+        x^T P x decays at least as exp(-2 gamma t) and
+        ||x(t)|| <= sqrt(kappa(P)) exp(-gamma t) ||x(0)||. Set by the
+        structured strategies, whose check proves it; None otherwise.
     """
 
     strategy: str
@@ -129,11 +144,18 @@ class Candidate:
     alpha: float
     normalisation_divisor: float
     details: dict = field(default_factory=dict)
+    transform: sp.csr_array | None = None
+    decay_rate: float | None = None
 
     @property
     def p_is_diagonal(self) -> bool:
         """Whether P is stored as the vector of its diagonal."""
-        return self.P.ndim == 1
+        return not sp.issparse(self.P) and self.P.ndim == 1
+
+    @property
+    def p_is_sparse(self) -> bool:
+        """Whether P (or its middle factor) is a sparse block-diagonal matrix."""
+        return sp.issparse(self.P)
 
     @property
     def condition_number(self) -> float:
@@ -141,8 +163,36 @@ class Candidate:
         return self.lambda_max_P / self.lambda_min_P
 
     def dense_P(self) -> np.ndarray:
-        """Return P as a dense (n, n) array."""
-        return np.diag(self.P) if self.p_is_diagonal else self.P
+        """Return P as a dense (n, n) array (for a factored P, T^T W T)."""
+        if self.p_is_diagonal:
+            return np.diag(self.P)
+        if not self.p_is_sparse:
+            return self.P
+        if self.transform is None:
+            return self.P.toarray()
+        T = np.eye(self.P.shape[0]) + self.transform.toarray()
+        return T.T @ self.P.toarray() @ T
+
+    def _storage(self) -> str:
+        if self.p_is_diagonal:
+            return "diagonal"
+        if not self.p_is_sparse:
+            return "dense"
+        return "block_diagonal" if self.transform is None else "factored"
+
+    def _digest(self) -> str:
+        if not self.p_is_sparse:
+            return hashlib.sha256(np.ascontiguousarray(self.P).tobytes()).hexdigest()
+        digest = hashlib.sha256()
+        for matrix in (self.P, self.transform):
+            if matrix is None:
+                continue
+            csr = sp.csr_array(matrix)
+            csr.sort_indices()
+            for part in (csr.indptr, csr.indices):
+                digest.update(part.astype(np.int64).tobytes())
+            digest.update(csr.data.astype(np.float64).tobytes())
+        return digest.hexdigest()
 
     def to_dict(self, include_matrix: bool = False) -> dict:
         """Return a JSON-ready dictionary.
@@ -150,9 +200,11 @@ class Candidate:
         Parameters
         ----------
         include_matrix : bool
-            Include P itself (as nested lists of floats, which JSON stores
-            exactly). Otherwise only its SHA-256, shape and storage are given,
-            except for a diagonal P, whose diagonal is always included.
+            Include a dense P itself (as nested lists of floats, which JSON
+            stores exactly). Otherwise only its SHA-256, shape and storage are
+            given, except for a diagonal P, whose diagonal is always included.
+            A sparse P is never listed; its SHA-256 covers the CSR arrays of P
+            and of the transform.
         """
         record = {
             "strategy": self.strategy,
@@ -165,14 +217,15 @@ class Candidate:
             "condition_number_P": self.condition_number,
             "transient_factor": float(np.sqrt(self.condition_number)),
             "normalisation_divisor": self.normalisation_divisor,
-            "P_storage": "diagonal" if self.p_is_diagonal else "dense",
+            "decay_rate": self.decay_rate,
+            "P_storage": self._storage(),
             "P_shape": list(self.P.shape),
-            "P_sha256": hashlib.sha256(
-                np.ascontiguousarray(self.P).tobytes()
-            ).hexdigest(),
+            "P_sha256": self._digest(),
             "details": jsonable(self.details),
         }
-        if include_matrix or self.p_is_diagonal:
+        if self.p_is_sparse:
+            record["P_nnz"] = int(self.P.nnz)
+        elif include_matrix or self.p_is_diagonal:
             record["P"] = self.P.tolist()
         return record
 

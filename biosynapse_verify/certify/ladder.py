@@ -19,30 +19,73 @@ from biosynapse_verify.certify.linalg import (
 from biosynapse_verify.certify.margins import tolerance_record
 from biosynapse_verify.certify.options import SearchOptions
 from biosynapse_verify.certify.strategies import (
+    BlockDiagonalStrategy,
     DenseLyapunovStrategy,
     DiagonalStrategy,
     IdentityStrategy,
     SdpStrategy,
+    TwoTimeScaleStrategy,
 )
 from biosynapse_verify.certify.strategies.dense_lyapunov import LYAPUNOV_RESIDUAL_TOL
 from biosynapse_verify.certify.strategy import Strategy
+from biosynapse_verify.certify.structure import StateStructure
 
 __all__ = [
     "Attempt",
     "Ladder",
     "SearchOutcome",
+    "certified_rate",
     "default_strategies",
+    "preferred_candidate",
     "search_certificate",
 ]
 
 logger = logging.getLogger(__name__)
 
 
+TIME_SCALE_AWARE = ("two_time_scale",)
+"""Strategies whose P follows a fast/slow split of the state.
+
+On a two-time-scale Jacobian a P that ignores the split (identity, diagonal,
+block-diagonal, dense Lyapunov with right-hand side I) must be very
+ill-conditioned, so its certified decay rate is far below the slowest
+eigenvalue.
+"""
+
+
+def preferred_candidate(attempts: Sequence[Attempt]) -> Candidate | None:
+    """Return the candidate with the largest certified decay rate of x^T P x.
+
+    Every candidate certifies the rate alpha = beta / lambda_max(P), because
+    M >= 2 beta I >= 2 alpha P; structured candidates may claim a larger one
+    (``decay_rate``). Ties go to the earlier, cheaper strategy.
+    """
+    best, best_rate = None, -np.inf
+    for attempt in attempts:
+        if not attempt.succeeded:
+            continue
+        rate = certified_rate(attempt.candidate)
+        if rate > best_rate:
+            best, best_rate = attempt.candidate, rate
+    return best
+
+
+def certified_rate(candidate: Candidate) -> float:
+    """Return the decay rate of x^T P x that a candidate certifies, in 1/s."""
+    return max(candidate.alpha, candidate.decay_rate or 0.0)
+
+
 def default_strategies() -> list[Strategy]:
-    """Return the strategies in ladder order, cheapest first."""
+    """Return the strategies in ladder order, cheapest first.
+
+    The block strategies cost O(nnz(A) * block size); the dense Lyapunov
+    solve costs O(n^3) and the SDP far more.
+    """
     return [
         IdentityStrategy(),
         DiagonalStrategy(),
+        BlockDiagonalStrategy(),
+        TwoTimeScaleStrategy(),
         DenseLyapunovStrategy(),
         SdpStrategy(),
     ]
@@ -117,11 +160,16 @@ class Ladder:
         """Try the strategies on A and return one Attempt per strategy tried.
 
         With ``options.stop_at_first`` the ladder stops at the first
-        candidate; otherwise every strategy runs.
+        candidate; otherwise every strategy runs. One exception: when the
+        state has two time scales and the first candidate comes from a
+        strategy that ignores them, the time-scale-aware strategies are
+        tried as well (see :func:`preferred_candidate`).
         """
         jacobian = as_jacobian(A)
-        attempts = []
+        attempts: list[Attempt] = []
         for strategy in self.strategies:
+            if self._skip(attempts, strategy, jacobian):
+                continue
             attempt = self._attempt(strategy, jacobian)
             attempts.append(attempt)
             logger.info(
@@ -132,9 +180,20 @@ class Ladder:
                 attempt.seconds,
                 f" ({attempt.reason})" if attempt.reason else "",
             )
-            if attempt.succeeded and self.options.stop_at_first:
-                break
         return attempts
+
+    def _skip(
+        self, attempts: list[Attempt], strategy: Strategy, A: JacobianMatrix
+    ) -> bool:
+        """Whether ``strategy`` is left out because a candidate already exists."""
+        if not self.options.stop_at_first or not any(a.succeeded for a in attempts):
+            return False
+        if not self.options.prefer_time_scales or strategy.name not in TIME_SCALE_AWARE:
+            return True
+        if any(a.succeeded and a.strategy in TIME_SCALE_AWARE for a in attempts):
+            return True
+        structure, _ = A.state_structure()
+        return structure is None or structure.fast.all() or not structure.fast.any()
 
     def _attempt(self, strategy: Strategy, A: JacobianMatrix) -> Attempt:
         start = time.perf_counter()
@@ -197,10 +256,20 @@ class SearchOutcome:
         """Return one sentence explaining the status."""
         if self.candidate is not None:
             c = self.candidate
-            return (
+            text = (
                 f"strategy {c.strategy} found a candidate with beta = {c.beta:.6g} "
-                f"and decay rate alpha = {c.alpha:.6g}; the rigorous check decides"
+                f"and decay rate alpha = {c.alpha:.6g}"
             )
+            if c.decay_rate is not None:
+                text += f" (x^T P x decays at rate >= {2 * c.decay_rate:.6g} 1/s)"
+            others = [
+                f"{a.strategy} (rate {certified_rate(a.candidate):.3g} 1/s)"
+                for a in self.attempts
+                if a.succeeded and a.candidate is not c
+            ]
+            if others:
+                text += "; preferred over " + ", ".join(others)
+            return text + "; the rigorous check decides"
         failures = "; ".join(f"{a.strategy}: {a.reason}" for a in self.attempts)
         if self.instability is None:
             return f"no strategy produced a candidate ({failures})"
@@ -230,6 +299,7 @@ def search_certificate(
     *,
     strategies: Sequence[Strategy] | None = None,
     options: SearchOptions | None = None,
+    structure: StateStructure | None = None,
 ) -> SearchOutcome:
     """Search a Lyapunov candidate for dx/dt = A x, or evidence of instability.
 
@@ -240,6 +310,9 @@ def search_certificate(
     strategies : sequence of Strategy, optional
         Ladder order; :func:`default_strategies` by default.
     options : SearchOptions, optional
+    structure : StateStructure, optional
+        Fast/slow split and block partition of the state, for the block
+        strategies; inferred from A when not given.
 
     Returns
     -------
@@ -250,8 +323,15 @@ def search_certificate(
     """
     options = options or SearchOptions()
     jacobian = as_jacobian(A)
+    if structure is not None:
+        if structure.n != jacobian.n:
+            raise ValueError(
+                f"structure describes {structure.n} coordinates but A has {jacobian.n}; "
+                "restrict it to the free coordinates first."
+            )
+        jacobian.structure = structure
     attempts = Ladder(strategies, options).run(jacobian)
-    candidate = next((a.candidate for a in attempts if a.succeeded), None)
+    candidate = preferred_candidate(attempts)
 
     instability = None
     if candidate is None and options.find_instability:

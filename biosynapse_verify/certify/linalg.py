@@ -18,6 +18,7 @@ import scipy.sparse.linalg as spla
 from scipy.linalg.lapack import dtrsyl
 
 from biosynapse_verify.certify.margins import UNIT_ROUNDOFF
+from biosynapse_verify.certify.structure import StateStructure, infer_structure
 
 __all__ = [
     "JacobianMatrix",
@@ -73,6 +74,8 @@ class JacobianMatrix:
             self._dense = np.ascontiguousarray(matrix, dtype=np.float64)
         self.n = int(matrix.shape[0])
         self.is_sparse_input = self._sparse is not None
+        self.structure: StateStructure | None = None
+        self._inferred: tuple[StateStructure | None, str] | None = None
 
     @property
     def dense(self) -> np.ndarray:
@@ -110,6 +113,18 @@ class JacobianMatrix:
     def diagonal(self) -> np.ndarray:
         """Return the diagonal, shape (n,)."""
         return np.asarray(self.native().diagonal(), dtype=np.float64)
+
+    def state_structure(self) -> tuple[StateStructure | None, str]:
+        """Return the time-scale split and block partition, and why there is none.
+
+        The structure set by the caller (``self.structure``) wins; otherwise it
+        is inferred from A once and cached.
+        """
+        if self.structure is not None:
+            return self.structure, ""
+        if self._inferred is None:
+            self._inferred = infer_structure(self.sparse)
+        return self._inferred
 
 
 def as_jacobian(A: object, name: str = "A") -> JacobianMatrix:

@@ -34,6 +34,11 @@ EIG_MAX_N = 2000
 """Largest n for the dense non-symmetric eigensolver in find_instability
 (all eigenvalues with left and right eigenvectors); ARPACK beyond."""
 
+BLOCK_MAX_N = 256
+"""Largest block for the block-diagonal and two-time-scale strategies; each
+block costs a few dense k x k eigendecompositions, batched over blocks of
+equal size."""
+
 LYAPUNOV_MAX_N = 3000
 """Largest n for the dense Lyapunov equation; the real Schur form costs about
 10 s at n = 2000 on 2 cores and grows as n^3."""
@@ -57,6 +62,8 @@ class SearchOptions:
         n <= eig_max_n, and ARPACK's ``sparse_eig_k`` rightmost beyond.
     lyapunov_max_n : int
         The dense Lyapunov strategy applies only for n <= lyapunov_max_n.
+    block_max_n : int
+        The block strategies apply only to blocks of at most this size.
     marginal_relative_tol : float
         Smallest certified decay rate alpha relative to ||A||_2, and smallest
         |Re lambda| / ||A||_2 counted as off the imaginary axis.
@@ -67,6 +74,10 @@ class SearchOptions:
     stop_at_first : bool
         Stop the ladder at the first strategy that yields a candidate. With
         False every applicable strategy runs (useful for benchmarks).
+    prefer_time_scales : bool
+        When the state has two time scales, also run the time-scale-aware
+        strategy after a cheaper candidate, and keep the candidate with the
+        larger certified decay rate.
     find_instability : bool
         Look for evidence of instability when no candidate is found.
     n_modes : int
@@ -82,10 +93,12 @@ class SearchOptions:
     dense_max_n: int = DENSE_MAX_N
     eig_max_n: int = EIG_MAX_N
     lyapunov_max_n: int = LYAPUNOV_MAX_N
+    block_max_n: int = BLOCK_MAX_N
     marginal_relative_tol: float = MARGINAL_RELATIVE_TOL
     scs_eps: float = 1e-6
     scs_max_iters: int = 100_000
     stop_at_first: bool = True
+    prefer_time_scales: bool = True
     find_instability: bool = True
     n_modes: int = 6
     n_top_entries: int = 5
@@ -111,6 +124,7 @@ class SearchOptions:
             "dense_max_n",
             "eig_max_n",
             "lyapunov_max_n",
+            "block_max_n",
             "scs_max_iters",
             "n_modes",
             "n_top_entries",

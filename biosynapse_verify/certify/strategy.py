@@ -12,6 +12,8 @@ import logging
 from abc import ABC, abstractmethod
 from typing import ClassVar
 
+import numpy as np
+
 from biosynapse_verify.certify.candidate import (
     Candidate,
     Failure,
@@ -20,6 +22,12 @@ from biosynapse_verify.certify.candidate import (
 )
 from biosynapse_verify.certify.linalg import JacobianMatrix, as_jacobian
 from biosynapse_verify.certify.options import SearchOptions
+from biosynapse_verify.certify.structured import (
+    DIAGONAL_COMPARISON_MIN_N,
+    FactoredP,
+    as_factored_diagonal,
+    finalise_structured,
+)
 
 __all__ = ["Strategy"]
 
@@ -80,6 +88,11 @@ class Strategy(ABC):
         proposal = self.propose(jacobian, options)
         if isinstance(proposal, Failure):
             return proposal
+        if isinstance(proposal.P, FactoredP):
+            return finalise_structured(jacobian, proposal, options, self.name)
+        if np.ndim(proposal.P) == 1 and jacobian.n > DIAGONAL_COMPARISON_MIN_N:
+            diagonal = Proposal(as_factored_diagonal(proposal.P), proposal.details)
+            return finalise_structured(jacobian, diagonal, options, self.name)
         return finalise_candidate(jacobian, proposal, options, self.name)
 
     def __repr__(self) -> str:
