@@ -20,7 +20,9 @@ import time
 import flint
 import numpy as np
 import scipy
+import scipy.sparse
 
+from biosynapse_verify.check.blocks import check_block_lyapunov
 from biosynapse_verify.check.definiteness import prove_lambda_min_above
 from biosynapse_verify.check.inputs import (
     validate_inputs,
@@ -87,6 +89,14 @@ def _reason(
     return "Rejected: " + ", and ".join(clauses) + "."
 
 
+def _is_sparse_block_matrix(P: object) -> bool:
+    """Whether P is a sparse matrix with off-diagonal entries (a block certificate)."""
+    if not scipy.sparse.issparse(P):
+        return False
+    coo = scipy.sparse.coo_array(P)
+    return bool(np.any((coo.row != coo.col) & (coo.data != 0)))
+
+
 def check_lyapunov(
     A: object,
     P: object,
@@ -94,6 +104,8 @@ def check_lyapunov(
     *,
     method: str = "auto",
     min_lambda_P: float = LAMBDA_MIN_P_FLOOR,
+    transform: object = None,
+    rate: float = 0.0,
 ) -> CheckResult:
     """Check a Lyapunov certificate (P, beta) for dx/dt = A x rigorously.
 
@@ -113,6 +125,15 @@ def check_lyapunov(
     min_lambda_P : float
         The floor that lambda_min(P) must exceed (default
         :data:`LAMBDA_MIN_P_FLOOR`); pass 0.0 to test P > 0 only.
+    transform : scipy.sparse matrix, shape (n, n), optional
+        A shear N; the certificate is then (I + N)^T P (I + N).
+    rate : float
+        A claimed decay rate gamma >= 0 with -(A^T P + P A) - 2 gamma P > 0;
+        0 claims none.
+
+    A sparse non-diagonal P, a transform or a rate goes to the block
+    comparison check (:func:`biosynapse_verify.check.blocks.check_block_lyapunov`),
+    whatever ``method`` says.
 
     Returns
     -------
@@ -128,6 +149,10 @@ def check_lyapunov(
     NotImplementedError
         If "auto" meets a dense P beyond the dense Rump limit.
     """
+    if transform is not None or rate or _is_sparse_block_matrix(P):
+        return check_block_lyapunov(
+            A, P, beta, transform=transform, rate=rate, min_lambda_P=min_lambda_P
+        )
     start = time.perf_counter()
     inputs = validate_inputs(A, P)
     beta = validate_nonnegative_scalar("beta", beta)
