@@ -1,4 +1,4 @@
-"""The event-driven and clock-driven engines agree, and batching changes nothing."""
+"""Every engine matches the dense reference engine, also when a run switches engines."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from biosynapse_verify.simulate import get_backend
+from biosynapse_verify.simulate import get_backend, torch_backend, torch_event
+from biosynapse_verify.simulate.torch_backend import EngineSchedule
 from biosynapse_verify.spec import parse_spec
 
 DT = 1e-4
@@ -95,6 +96,14 @@ def mixed_network(duration: float = 0.25, seeds: list[int] | None = None) -> obj
                     "plasticity": stdp("multiplicative"),
                 },
                 {
+                    "name": "right_inh",
+                    "source": "right",
+                    "target": "inh",
+                    "weight": {"distribution": "uniform", "low": 0.02, "high": 0.08},
+                    "w_max": 0.1,
+                    "plasticity": stdp("power_law", mu=0.6),
+                },
+                {
                     "name": "exc_inh",
                     "source": "exc",
                     "target": "inh",
@@ -153,26 +162,77 @@ def assert_same_run(first: object, second: object) -> None:
 
 
 @pytest.fixture(scope="module")
+def reference_run() -> object:
+    return get_backend("torch", engine="reference").run(mixed_network())
+
+
+@pytest.fixture(scope="module")
 def event_run() -> object:
     return get_backend("torch", engine="event").run(mixed_network())
 
 
-def test_mixed_network_is_active(event_run: object) -> None:
-    assert event_run.spike_counts["exc"].sum() > 50
-    assert event_run.spike_counts["inh"].sum() > 20
-    for name in ("left_exc", "left_inh", "exc_inh", "exc_exc"):
-        change = np.abs(event_run.weights[name][:, -1] - event_run.weights[name][:, 0])
+def test_mixed_network_is_active(reference_run: object) -> None:
+    assert reference_run.spike_counts["exc"].sum() > 50
+    assert reference_run.spike_counts["inh"].sum() > 20
+    for name in ("left_exc", "left_inh", "right_inh", "exc_inh", "exc_exc"):
+        change = np.abs(
+            reference_run.weights[name][:, -1] - reference_run.weights[name][:, 0]
+        )
         assert change.max() > 0, name
 
 
-def test_event_engine_matches_clock_engine(event_run: object) -> None:
-    clock = get_backend("torch", engine="clock").run(mixed_network())
-    assert_same_run(event_run, clock)
+def test_event_engine_matches_reference(event_run: object, reference_run: object) -> None:
+    assert_same_run(event_run, reference_run)
+
+
+@pytest.mark.parametrize("engine", ["clock", "auto"])
+def test_engine_matches_reference(engine: str, reference_run: object) -> None:
+    result = get_backend("torch", engine=engine).run(mixed_network())
+    assert_same_run(result, reference_run)
+
+
+def test_rank_by_rank_depression_matches_reference(
+    reference_run: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # With no room for a depression table, additive and multiplicative
+    # projections take the rank-by-rank path that power-law ones always take.
+    monkeypatch.setattr(torch_event, "_MAX_TABLE_ELEMENTS", 0)
+    result = get_backend("torch", engine="event").run(mixed_network())
+    assert_same_run(result, reference_run)
+
+
+class AlternatingSchedule(EngineSchedule):
+    """Switch between the event and clock engines every few hundred steps."""
+
+    LENGTHS = (137, 301, 64, 410)
+
+    def __init__(self, engine: str) -> None:
+        super().__init__("event")
+        self.segments = 0
+
+    def next_segment(self) -> tuple[str, int]:
+        self.current = ("event", "clock")[self.segments % 2]
+        return self.current, self.LENGTHS[self.segments % len(self.LENGTHS)]
+
+    def observe(self, busy_steps: int, steps: int) -> None:
+        super().observe(busy_steps, steps)
+        self.segments += 1
+
+
+def test_switching_engines_matches_reference(
+    reference_run: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(torch_backend, "EngineSchedule", AlternatingSchedule)
+    backend = get_backend("torch", engine="auto")
+    result = backend.run(mixed_network())
+    assert backend.engine_steps["event"] > 0
+    assert backend.engine_steps["clock"] > 0
+    assert_same_run(result, reference_run)
 
 
 def test_batch_matches_single_seeds(event_run: object) -> None:
     for row, seed in enumerate([3, 8]):
-        alone = get_backend("torch").run(mixed_network(), seeds=[seed])
+        alone = get_backend("torch", engine="event").run(mixed_network(), seeds=[seed])
         for name in event_run.weights:
             np.testing.assert_allclose(
                 event_run.weights[name][row : row + 1],
@@ -208,7 +268,69 @@ def test_float32_stays_close_to_float64(event_run: object) -> None:
 
 def test_record_interval_not_multiple_of_window() -> None:
     spec = mixed_network(duration=0.0333)
-    event = get_backend("torch", engine="event").run(spec)
-    clock = get_backend("torch", engine="clock").run(spec)
-    np.testing.assert_allclose(event.record_times, [0.0, 0.0333])
-    assert_same_run(event, clock)
+    reference = get_backend("torch", engine="reference").run(spec)
+    for engine in ("event", "clock"):
+        result = get_backend("torch", engine=engine).run(spec)
+        np.testing.assert_allclose(result.record_times, [0.0, 0.0333])
+        assert_same_run(result, reference)
+
+
+def test_auto_uses_event_engine_for_sparse_spikes() -> None:
+    backend = get_backend("torch")
+    backend.run(mixed_network(duration=0.2), seeds=[3])
+    probe = EngineSchedule.PROBE_STEPS
+    assert backend.engine_steps == {"clock": probe, "event": 2000 - probe}
+
+
+def test_auto_uses_clock_engine_for_busy_network() -> None:
+    spec = busy_recurrent_network()
+    backend = get_backend("torch")
+    result = backend.run(spec)
+    steps_with_spikes = np.unique(np.rint(np.concatenate(result.spike_times["cells"][0]) / DT))
+    assert steps_with_spikes.size > 0.5 * 600
+    assert backend.engine_steps == {"clock": 600}
+
+
+def busy_recurrent_network() -> object:
+    """200 neurons with a strong bias and sparse recurrence: a spike nearly every step."""
+    return parse_spec(
+        {
+            "name": "busy",
+            "inputs": [{"name": "noise", "kind": "poisson", "size": 20, "rate": 50.0}],
+            "populations": [
+                {
+                    "name": "cells",
+                    "size": 200,
+                    "tau_m": 0.01,
+                    "v_rest": -0.07,
+                    "v_threshold": -0.054,
+                    "v_reset": -0.06,
+                    "refractory": 0.002,
+                    "i_bias": 0.02,
+                    "synapse": "current",
+                }
+            ],
+            "projections": [
+                {
+                    "name": "noise_cells",
+                    "source": "noise",
+                    "target": "cells",
+                    "connectivity": "sparse",
+                    "probability": 0.2,
+                    "weight": 0.05,
+                    "w_max": 0.1,
+                    "plasticity": {"rule": "multiplicative", "a_plus": 0.001, "a_minus": 0.001},
+                },
+                {
+                    "name": "recurrent",
+                    "source": "cells",
+                    "target": "cells",
+                    "connectivity": "sparse",
+                    "probability": 0.05,
+                    "weight": 0.01,
+                    "w_max": 0.02,
+                },
+            ],
+            "simulation": {"dt": DT, "duration": 0.06, "seeds": [1], "record_interval": 0.02},
+        }
+    )

@@ -11,7 +11,7 @@ from biosynapse_verify.simulate import get_backend
 from biosynapse_verify.spec import parse_spec
 
 DT = 1e-4
-ENGINES = ["event", "clock"]
+ENGINES = ["event", "clock", "reference"]
 TAU_M = 0.01
 V_REST, V_THRESHOLD, V_RESET = -0.07, -0.05, -0.06
 
@@ -178,14 +178,16 @@ def conductance_spec(synapse: str, weight: float, duration: float) -> object:
 @pytest.mark.parametrize("synapse, weight", [("conductance", 0.08), ("current", 0.12)])
 def test_engines_agree_on_synapse_types(synapse: str, weight: float) -> None:
     spec = conductance_spec(synapse, weight, 0.2)
-    event = get_backend("torch", engine="event").run(spec)
-    clock = get_backend("torch", engine="clock").run(spec)
-    assert event.spike_counts["cell"].sum() > 10
-    for neuron in range(3):
-        np.testing.assert_array_equal(
-            spike_steps(event, "cell", neuron=neuron),
-            spike_steps(clock, "cell", neuron=neuron),
-        )
+    reference = get_backend("torch", engine="reference").run(spec)
+    assert reference.spike_counts["cell"].sum() > 10
+    for engine in ("event", "clock"):
+        result = get_backend("torch", engine=engine).run(spec)
+        for neuron in range(3):
+            np.testing.assert_array_equal(
+                spike_steps(result, "cell", neuron=neuron),
+                spike_steps(reference, "cell", neuron=neuron),
+                err_msg=f"{engine} engine, neuron {neuron}",
+            )
 
 
 def test_inhibition_lowers_rate() -> None:

@@ -14,7 +14,7 @@ from biosynapse_verify.simulate import get_backend
 from biosynapse_verify.spec import parse_spec
 
 DT = 1e-4
-ENGINES = ["event", "clock"]
+ENGINES = ["event", "clock", "reference"]
 # Each simulated change is a rounded product of exact trace powers, so the
 # accumulated error is a few ulp of the weight; 1e-9 relative leaves margin.
 PAIR_SUM_RTOL = 1e-9

@@ -14,9 +14,12 @@ __all__ = ["Recorder"]
 class Recorder:
     """Accumulates what a :class:`SimulationResult` reports, step by step.
 
-    The engines call :meth:`add_spikes` for every step with LIF spikes,
-    :meth:`add_input_spikes` for every chunk of input spikes and
-    :meth:`reach_step` whenever the simulation reaches a record step.
+    The engines call :meth:`add_spike_events` for every step or window with
+    LIF spikes and :meth:`reach_step` whenever the simulation reaches a record
+    step; the backend calls :meth:`add_input_spikes` for every chunk of input
+    spikes. Spike events stay on the simulation's device until the next
+    record step, so a CUDA run copies them to the host once per record
+    interval and not once per spike.
     """
 
     def __init__(
@@ -31,19 +34,14 @@ class Recorder:
             for name, proj in network.projections.items()
         }
         self._store_weights(0)
-        self._total = {}
-        self._interval = {}
         self.window_counts = {}
+        self._pending: dict[str, list[tuple[torch.Tensor, ...]]] = {}
         self._spike_log: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
         for name, pop in network.populations.items():
-            device = pop.v.device
-            self._total[name] = torch.zeros(
-                (batch, pop.size), dtype=torch.int64, device=device
-            )
-            self._interval[name] = torch.zeros_like(self._total[name])
             self.window_counts[name] = np.zeros(
                 (batch, records - 1, pop.size), np.int64
             )
+            self._pending[name] = []
             self._spike_log[name] = []
         self.input_counts = {
             name: np.zeros((batch, size), dtype=np.int64)
@@ -65,27 +63,23 @@ class Recorder:
                 "cpu", torch.float64
             ).numpy()
 
-    def add_spikes(
-        self, population: str, step: int | torch.Tensor, spiking: torch.Tensor
+    def add_spike_events(
+        self,
+        population: str,
+        steps: torch.Tensor,
+        rows: torch.Tensor,
+        neurons: torch.Tensor,
     ) -> None:
-        """Count the spikes of ``population``.
+        """Log spikes of ``population`` given as (step, batch row, neuron) triples.
 
         Parameters
         ----------
         population : str
-        step : int or Tensor of int64, shape (B,)
-            The step of the spikes, one for all batch rows or one per row.
-        spiking : Tensor of bool, shape (B, M)
+        steps, rows, neurons : Tensor of int64, shape (K,)
+            Step, batch row and neuron of each spike. The tensors are kept,
+            not copied, so the caller must not modify them in place later.
         """
-        self._interval[population] += spiking
-        rows, neurons = spiking.nonzero(as_tuple=True)
-        if isinstance(step, torch.Tensor):
-            steps = step[rows].cpu().numpy()
-        else:
-            steps = np.full(rows.numel(), step, dtype=np.int64)
-        self._spike_log[population].append(
-            (steps, rows.cpu().numpy(), neurons.cpu().numpy())
-        )
+        self._pending[population].append((steps, rows, neurons))
 
     def add_input_spikes(
         self, name: str, rows: torch.Tensor, neurons: torch.Tensor
@@ -105,11 +99,23 @@ class Recorder:
             return
         index = self._next_record
         self._store_weights(index)
-        for name, counts in self._interval.items():
-            self.window_counts[name][:, index - 1, :] = counts.cpu().numpy()
-            self._total[name] += counts
-            counts.zero_()
+        for name in self._pending:
+            self.window_counts[name][:, index - 1, :] = self._flush_spikes(name)
         self._next_record += 1
+
+    def _flush_spikes(self, population: str) -> np.ndarray:
+        """Move the logged spikes to the host; return counts per neuron (B, M)."""
+        pending = self._pending[population]
+        self._pending[population] = []
+        shape = self.window_counts[population][:, 0, :].shape
+        if not pending:
+            return np.zeros(shape, dtype=np.int64)
+        steps, rows, neurons = (
+            torch.cat(column).cpu().numpy() for column in zip(*pending, strict=True)
+        )
+        self._spike_log[population].append((steps, rows, neurons))
+        flat = rows * shape[1] + neurons
+        return np.bincount(flat, minlength=shape[0] * shape[1]).reshape(shape)
 
     def result(self, backend: str, wall_time: float) -> SimulationResult:
         """Assemble the result once the last record step has been reached."""
@@ -132,7 +138,7 @@ class Recorder:
             record_times=plan.record_times,
             weights=self.weights,
             spike_counts={
-                name: total.cpu().numpy() for name, total in self._total.items()
+                name: counts.sum(axis=1) for name, counts in self.window_counts.items()
             },
             window_rates=window_rates,
             input_rates_measured={

@@ -43,10 +43,25 @@ law ``f_plus = (1 - u)**mu, f_minus = u**mu``.
 
 Engines
 -------
-``"event"`` (default, :mod:`~biosynapse_verify.simulate.torch_event`)
-advances whole windows between LIF spikes with closed-form updates;
-``"clock"`` (:mod:`~biosynapse_verify.simulate.torch_clock`) runs the steps
-above one by one. Both implement the same model and agree up to rounding.
+Three engines implement this model and agree up to rounding:
+
+- ``"event"`` (:mod:`~biosynapse_verify.simulate.torch_event`) advances
+  whole windows between LIF spikes with closed-form updates. Its cost grows
+  with the number of steps that contain a LIF spike in the busiest batch
+  row, so it suits small networks driven by many inputs (song2000).
+- ``"clock"`` (:mod:`~biosynapse_verify.simulate.torch_clock`) runs the
+  steps one by one and touches only the synapses of the neurons that spiked.
+  Its cost grows with the number of steps plus spikes times fan-out, so it
+  suits large recurrent networks, where nearly every step has a spike.
+- ``"reference"`` (:mod:`~biosynapse_verify.simulate.torch_reference`) is
+  the plain dense transcription, for tests.
+
+``"auto"`` (the default) runs a short first segment with the clock engine.
+It then measures in every segment the fraction of steps that contain a LIF
+spike in the busiest row. The event engine runs while that fraction is low
+and the clock engine while it is high (see :class:`EngineSchedule`).
+Switching is exact, because both engines keep all state in the shared
+:class:`~biosynapse_verify.simulate.torch_network.Network`.
 """
 
 from __future__ import annotations
@@ -57,30 +72,35 @@ import time
 import numpy as np
 import torch
 
+from biosynapse_verify.errors import BadInputError
 from biosynapse_verify.simulate.base import (
     ProgressCallback,
     RunPlan,
     SimulationResult,
     prepare_run,
 )
-from biosynapse_verify.simulate.inputs import make_source
+from biosynapse_verify.simulate.inputs import ChunkEvents, make_source
 from biosynapse_verify.simulate.recording import Recorder
 from biosynapse_verify.simulate.torch_clock import ClockEngine
 from biosynapse_verify.simulate.torch_event import EventEngine
 from biosynapse_verify.simulate.torch_network import Network
+from biosynapse_verify.simulate.torch_reference import ReferenceEngine
 from biosynapse_verify.spec.schema import NetworkSpec, PoissonInput
 
-__all__ = ["TorchBackend"]
+__all__ = ["ENGINES", "EngineSchedule", "TorchBackend", "chunk_steps", "resolve_device"]
 
 logger = logging.getLogger(__name__)
 
-ENGINES = ("event", "clock")
+ENGINES = ("auto", "event", "clock", "reference")
 # Input spikes are drawn for chunks of steps. The chunk length depends only on
-# the spec (never on the batch), so a seed draws the same spikes alone or in a
-# batch. The budget bounds the expected input spikes per seed and chunk.
+# the spec (never on the batch or the engine), so a seed draws the same
+# spikes alone or in a batch. The budget bounds the expected input spikes per
+# seed and chunk.
 _CHUNK_STEPS = 4096
 _MIN_CHUNK_STEPS = 64
 _INPUT_SPIKES_PER_CHUNK = 2**20
+
+Engine = EventEngine | ClockEngine | ReferenceEngine
 
 
 class TorchBackend:
@@ -89,18 +109,31 @@ class TorchBackend:
     Parameters
     ----------
     device : str or torch.device, default "cpu"
-        Where the tensors live, for example ``"cuda"``. A CUDA generator
-        draws different Poisson spikes than the CPU one for the same seed.
+        Where the tensors live: ``"cpu"``, ``"cuda"`` or ``"cuda:N"``. A CUDA
+        generator draws different Poisson spikes than the CPU one for the
+        same seed.
     dtype : torch.dtype, default torch.float64
         Floating-point type of weights, traces and membrane state.
-    engine : {"event", "clock"}, default "event"
-        Event-driven windows between spikes, or one pass per step.
+    engine : {"auto", "event", "clock", "reference"}, default "auto"
+        Which engine advances the network; see the module docstring.
     threads : int or None, default 1
         CPU threads torch may use during :meth:`run`; the previous setting is
         restored afterwards. The engines issue many small tensor operations,
         for which extra threads mostly add synchronisation (on a loaded
         2-core machine, 2 threads ran song2000 seven times slower than 1).
         ``None`` keeps torch's setting.
+
+    Attributes
+    ----------
+    engine_steps : dict of str to int
+        Steps that each engine simulated in the last :meth:`run` (empty
+        before the first run).
+
+    Raises
+    ------
+    BadInputError
+        For an unknown engine, an unsupported dtype, a device that is not
+        available, or a thread count below 1.
     """
 
     name = "torch"
@@ -109,31 +142,26 @@ class TorchBackend:
         self,
         device: str | torch.device = "cpu",
         dtype: torch.dtype = torch.float64,
-        engine: str = "event",
+        engine: str = "auto",
         threads: int | None = 1,
     ) -> None:
         if engine not in ENGINES:
-            raise ValueError(
+            raise BadInputError(
                 f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}"
             )
         if dtype not in (torch.float64, torch.float32):
-            raise ValueError(
+            raise BadInputError(
                 f"dtype must be torch.float64 or torch.float32, got {dtype}"
             )
-        # NOTE: the CUDA path is untested, because its tests skip without a GPU.
-        self.device = torch.device(device)
-        if self.device.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError(
-                "device 'cuda' was requested but torch.cuda.is_available() is False; "
-                "use device='cpu' or install a CUDA build of torch"
-            )
         if threads is not None and threads < 1:
-            raise ValueError(
+            raise BadInputError(
                 f"threads must be a positive integer or None, got {threads}"
             )
+        self.device = resolve_device(device)
         self.dtype = dtype
         self.engine = engine
         self.threads = threads
+        self.engine_steps: dict[str, int] = {}
 
     def run(
         self,
@@ -175,10 +203,8 @@ class TorchBackend:
             recorder = Recorder(
                 plan, network, {name: s.size for name, s in sources.items()}
             )
-            if self.engine == "event":
-                engine = EventEngine(network, sources, recorder, plan.dt, self.dtype)
-            else:
-                engine = ClockEngine(network, sources, recorder)
+            engines = _EngineSet(network, recorder, plan.dt, self.dtype)
+            schedule = EngineSchedule(self.engine)
             chunk = chunk_steps(spec)
             logger.info(
                 "simulating %s: %d steps, %d seeds, %s engine on %s",
@@ -189,14 +215,174 @@ class TorchBackend:
                 self.device,
             )
             for start in range(0, plan.steps, chunk):
-                engine.run_chunk(start, min(start + chunk, plan.steps))
+                stop = min(start + chunk, plan.steps)
+                events = {name: s.chunk(start, stop) for name, s in sources.items()}
+                for name, chunk_events in events.items():
+                    recorder.add_input_spikes(
+                        name, chunk_events.batch, chunk_events.neuron
+                    )
+                _run_chunk(engines, schedule, events, start, stop)
                 if progress is not None:
-                    progress(min(start + chunk, plan.steps) / plan.steps)
+                    progress(stop / plan.steps)
             wall_time = time.perf_counter() - started
-        if isinstance(engine, EventEngine):
-            logger.debug("%d windows for %d steps", engine.windows, plan.steps)
+        self.engine_steps = {
+            name: steps for name, steps in schedule.steps_by_engine.items() if steps
+        }
+        logger.debug(
+            "%d event-engine windows, %d clock-engine steps for %d steps",
+            engines.windows(),
+            schedule.steps_by_engine["clock"],
+            plan.steps,
+        )
         logger.info("simulated %s in %.2f s wall time", spec.name, wall_time)
         return recorder.result(self.name, wall_time)
+
+
+class _EngineSet:
+    """Builds each engine on first use, all sharing one network and recorder."""
+
+    def __init__(
+        self, network: Network, recorder: Recorder, dt: float, dtype: torch.dtype
+    ) -> None:
+        self.network = network
+        self.recorder = recorder
+        self.dt = dt
+        self.dtype = dtype
+        self._built: dict[str, Engine] = {}
+
+    def get(self, name: str) -> Engine:
+        if name not in self._built:
+            if name == "event":
+                engine = EventEngine(self.network, self.recorder, self.dt, self.dtype)
+            elif name == "clock":
+                engine = ClockEngine(self.network, self.recorder)
+            else:
+                engine = ReferenceEngine(self.network, self.recorder)
+            self._built[name] = engine
+        return self._built[name]
+
+    def windows(self) -> int:
+        event = self._built.get("event")
+        return event.windows if isinstance(event, EventEngine) else 0
+
+
+def _run_chunk(
+    engines: _EngineSet,
+    schedule: EngineSchedule,
+    events: dict[str, ChunkEvents],
+    start: int,
+    stop: int,
+) -> None:
+    """Simulate one chunk of steps as segments, each with the scheduled engine."""
+    position = start
+    while position < stop:
+        name, length = schedule.next_segment()
+        segment_stop = min(stop, position + length)
+        engine = engines.get(name)
+        engine.run_segment(events, position, segment_stop)
+        busy = int(engine.take_busy_steps().max())
+        schedule.observe(busy, segment_stop - position)
+        position = segment_stop
+
+
+class EngineSchedule:
+    """Choose the engine of each segment of steps.
+
+    A fixed engine runs in segments as long as a chunk. With ``"auto"``, the
+    first segment of ``PROBE_STEPS`` runs on the clock engine, whose cost
+    per step is bounded. Every later segment of ``SEGMENT_STEPS`` runs on
+    the engine that suits the busy fraction of the segment before, which is
+    the fraction of its steps with at least one LIF spike in the busiest
+    batch row. The event engine needs about one window per such step, and a
+    window costs a few clock steps (estimate from operation counts: about
+    150 tensor operations per window against 40 to 90 per clock step), so
+    the break-even fraction lies between 1/4 and 1/2. The schedule moves to
+    the clock engine above ``TO_CLOCK`` and back to the event engine below
+    ``TO_EVENT``. The gap keeps it from switching at every segment when the
+    fraction hovers near break-even.
+
+    Parameters
+    ----------
+    engine : {"auto", "event", "clock", "reference"}
+
+    Attributes
+    ----------
+    steps_by_engine : dict of str to int
+        Steps simulated by each engine so far.
+    """
+
+    PROBE_STEPS = 256
+    SEGMENT_STEPS = _CHUNK_STEPS
+    TO_CLOCK = 0.4
+    TO_EVENT = 0.2
+
+    def __init__(self, engine: str) -> None:
+        if engine not in ENGINES:
+            raise BadInputError(
+                f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}"
+            )
+        self.automatic = engine == "auto"
+        self.current = "clock" if self.automatic else engine
+        self.steps_by_engine = {name: 0 for name in ENGINES if name != "auto"}
+        self._probing = self.automatic
+
+    def next_segment(self) -> tuple[str, int]:
+        """Return the engine and the maximum length in steps of the next segment."""
+        if not self.automatic:
+            return self.current, _CHUNK_STEPS
+        return self.current, self.PROBE_STEPS if self._probing else self.SEGMENT_STEPS
+
+    def observe(self, busy_steps: int, steps: int) -> None:
+        """Record that the last segment of ``steps`` had ``busy_steps`` busy steps."""
+        self.steps_by_engine[self.current] += steps
+        if not self.automatic:
+            return
+        fraction = busy_steps / steps
+        if self._probing:
+            self._probing = False
+            self.current = "clock" if fraction > self.TO_EVENT else "event"
+        elif self.current == "event" and fraction > self.TO_CLOCK:
+            self.current = "clock"
+        elif self.current == "clock" and fraction < self.TO_EVENT:
+            self.current = "event"
+        logger.debug("busy fraction %.3f: next segment on the %s engine", fraction, self.current)
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """Return ``device`` as a torch.device after checking that it can be used.
+
+    Raises
+    ------
+    BadInputError
+        If ``device`` is not a valid device string, is neither CPU nor CUDA,
+        or names a CUDA device that this machine does not have.
+    """
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError) as err:
+        raise BadInputError(
+            f"invalid device {device!r} ({err}); use 'cpu', 'cuda' or 'cuda:N'"
+        ) from None
+    if resolved.type == "cpu":
+        return resolved
+    if resolved.type != "cuda":
+        raise BadInputError(
+            f"device {device!r} is not supported; use 'cpu', 'cuda' or 'cuda:N'"
+        )
+    if not torch.cuda.is_available():
+        raise BadInputError(
+            f"device {device!r} was requested but CUDA is not available "
+            f"(torch {torch.__version__}, torch.cuda.is_available() is False); "
+            "use device 'cpu' or install a CUDA build of torch on a machine with "
+            "an NVIDIA GPU"
+        )
+    count = torch.cuda.device_count()
+    if resolved.index is not None and resolved.index >= count:
+        raise BadInputError(
+            f"device {device!r} does not exist: this machine has {count} CUDA "
+            f"device(s), numbered 0 to {count - 1}"
+        )
+    return resolved
 
 
 def chunk_steps(spec: NetworkSpec) -> int:

@@ -21,6 +21,10 @@ from biosynapse_verify.spec.structure import ProjectionStructure
 
 __all__ = [
     "Network",
+    "Spikes",
+    "apply_stdp",
+    "incoming_synapses",
+    "outgoing_synapses",
     "PopulationState",
     "ProjectionState",
     "StdpRule",
@@ -28,6 +32,10 @@ __all__ = [
     "initial_potential",
     "synapses_from",
 ]
+
+
+# (batch rows, neurons) of the spikes of one step, or None when there are none.
+Spikes = tuple[torch.Tensor, torch.Tensor] | None
 
 
 class PopulationState:
@@ -42,6 +50,10 @@ class PopulationState:
         step (before this step's decay).
     refractory_left : Tensor of int64, shape (B, M)
         Steps for which the neuron is still held at ``v_reset``.
+    previous_spikes : Tensor of bool, shape (B, M)
+        Spikes of the last simulated step, which recurrent projections
+        deliver in the next step. Every engine reads and writes it, so a run
+        may switch engines between segments.
     """
 
     def __init__(
@@ -67,6 +79,7 @@ class PopulationState:
         self.g_exc = torch.zeros(shape, dtype=dtype, device=device)
         self.g_inh = torch.zeros(shape, dtype=dtype, device=device)
         self.refractory_left = torch.zeros(shape, dtype=torch.int64, device=device)
+        self.previous_spikes = torch.zeros(shape, dtype=torch.bool, device=device)
 
     def membrane_coefficients(
         self, g_exc: torch.Tensor, g_inh: torch.Tensor
@@ -156,7 +169,8 @@ class ProjectionState:
     Synapses are stored in the order of
     :func:`~biosynapse_verify.spec.structure.build_structure`. ``rows_*``
     lists them grouped by source neuron and ``columns_*`` grouped by target
-    neuron, in compressed-sparse form.
+    neuron, in compressed-sparse form. An ``*_order`` of None means that the
+    stored order is already grouped that way.
 
     Attributes
     ----------
@@ -218,18 +232,23 @@ class ProjectionState:
 
 def _compressed(
     index: np.ndarray, n: int, device: torch.device
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Return pointer (n + 1,) and order (S,) that group synapses by ``index``."""
-    order = np.argsort(index, kind="stable")
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Return pointer (n + 1,) and order (S,) that group synapses by ``index``.
+
+    ``order`` is None when the synapses are already grouped, as they are by
+    source for every structure that ``build_structure`` draws.
+    """
     pointer = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(np.bincount(index, minlength=n), out=pointer[1:])
-    return torch.as_tensor(pointer, device=device), torch.as_tensor(
-        order, device=device
-    )
+    pointer_tensor = torch.as_tensor(pointer, device=device)
+    if index.size == 0 or np.all(index[1:] >= index[:-1]):
+        return pointer_tensor, None
+    order = np.argsort(index, kind="stable")
+    return pointer_tensor, torch.as_tensor(order, device=device)
 
 
 def expand_rows(
-    neurons: torch.Tensor, pointer: torch.Tensor, order: torch.Tensor
+    neurons: torch.Tensor, pointer: torch.Tensor, order: torch.Tensor | None
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """List the synapses of each given neuron, in compressed-sparse form.
 
@@ -237,8 +256,10 @@ def expand_rows(
     ----------
     neurons : Tensor of int64, shape (E,)
         One neuron per event; repeats are allowed.
-    pointer, order : Tensor of int64
-        A projection's ``rows_*`` or ``columns_*`` pair.
+    pointer : Tensor of int64, shape (n + 1,)
+    order : Tensor of int64, shape (S,), or None
+        A projection's ``rows_*`` or ``columns_*`` pair. None means that the
+        synapses are already grouped.
 
     Returns
     -------
@@ -247,12 +268,68 @@ def expand_rows(
     synapse : Tensor of int64, shape (K,)
         The synapse index.
     """
-    starts = pointer[neurons]
-    counts = pointer[neurons + 1] - starts
+    starts = pointer.index_select(0, neurons)
+    counts = pointer[1:].index_select(0, neurons) - starts
     event = torch.repeat_interleave(counts)
-    first_of_event = torch.cumsum(counts, 0) - counts
-    offset = torch.arange(event.numel(), device=neurons.device) - first_of_event[event]
-    return event, order[starts[event] + offset]
+    # Synapse k of the listing is starts[event[k]] + (k - first listing of it).
+    shift = starts - (torch.cumsum(counts, 0) - counts)
+    position = torch.arange(event.numel(), device=neurons.device) + shift.index_select(
+        0, event
+    )
+    if order is None:
+        return event, position
+    return event, order.index_select(0, position)
+
+
+def outgoing_synapses(
+    proj: ProjectionState, rows: torch.Tensor, neurons: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """List the synapses leaving the given source spikes.
+
+    Parameters
+    ----------
+    rows, neurons : Tensor of int64, shape (E,)
+        Batch row and source neuron of each spike.
+
+    Returns
+    -------
+    flat_synapse : Tensor of int64, shape (K,)
+        ``b * S + s`` for each synapse ``s`` of each spike.
+    flat_target : Tensor of int64, shape (K,)
+        ``b * M + j`` for the synapse's target neuron ``j``.
+    """
+    event, synapse, post = synapses_from(proj, neurons)
+    if post is None:
+        post = torch.zeros_like(synapse)
+    if proj.weight.shape[0] == 1:
+        return synapse, post
+    batch = rows if event is None else rows.index_select(0, event)
+    return batch * proj.weight.shape[1] + synapse, batch * proj.n_target + post
+
+
+def incoming_synapses(
+    proj: ProjectionState, rows: torch.Tensor, neurons: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """List the synapses arriving at the given target spikes.
+
+    Returns ``flat_synapse`` (``b * S + s``) and ``flat_source``
+    (``b * N + i`` for the synapse's source ``i``), both of shape (K,).
+    """
+    if proj.all_to_all:
+        # Synapses onto target j are i * M + j for every source i.
+        sources = torch.arange(proj.n_source, device=rows.device)
+        synapse = (sources[None, :] * proj.n_target + neurons[:, None]).reshape(-1)
+        source = sources.repeat(rows.numel())
+        if proj.weight.shape[0] == 1:
+            return synapse, source
+        batch = rows.repeat_interleave(proj.n_source)
+    else:
+        event, synapse = expand_rows(neurons, proj.columns_ptr, proj.columns_order)
+        source = proj.pre.index_select(0, synapse)
+        if proj.weight.shape[0] == 1:
+            return synapse, source
+        batch = rows.index_select(0, event)
+    return batch * proj.weight.shape[1] + synapse, batch * proj.n_source + source
 
 
 def synapses_from(
@@ -279,10 +356,17 @@ def synapses_from(
 
 
 class Network:
-    """All populations and projections of one run, keyed by name."""
+    """All populations and projections of one run, keyed by name.
+
+    Attributes
+    ----------
+    input_sizes : dict of str to int
+        Number of neurons of each input population.
+    """
 
     def __init__(self, plan: RunPlan, device: torch.device, dtype: torch.dtype) -> None:
         spec = plan.spec
+        self.input_sizes = {inp.name: inp.size for inp in spec.inputs}
         self.populations = {
             pop.name: PopulationState(pop, plan.seeds, plan.dt, device, dtype)
             for pop in spec.populations
@@ -299,3 +383,50 @@ class Network:
 
     def projections_onto(self, population: str) -> list[ProjectionState]:
         return [p for p in self.projections.values() if p.target == population]
+
+    def receptors_used(self, population: str) -> tuple[bool, bool]:
+        """Return whether any projection onto ``population`` is excitatory, inhibitory.
+
+        A conductance that no projection targets stays zero for the whole
+        run, so the engines leave it out of their sums.
+        """
+        onto = self.projections_onto(population)
+        return any(p.excitatory for p in onto), any(not p.excitatory for p in onto)
+
+
+def apply_stdp(
+    proj: ProjectionState,
+    pre: Spikes,
+    pre_synapses: tuple[torch.Tensor, torch.Tensor] | None,
+    post: Spikes,
+    increment: torch.Tensor,
+) -> None:
+    """Apply the STDP of one step: pre spikes first, then post spikes.
+
+    Parameters
+    ----------
+    proj : ProjectionState
+        A plastic projection.
+    pre : (rows, neurons) or None
+        The step's spikes of the source, used for the pre trace.
+    pre_synapses : (flat_synapse, flat_target) or None
+        :func:`outgoing_synapses` of ``pre``; their weights are depressed.
+    post : (rows, neurons) or None
+        The step's spikes of the target.
+    increment : Tensor, shape ()
+        The trace increment of one spike, 1 in the trace's dtype and device.
+    """
+    weights = proj.weight.view(-1)
+    if pre is not None and pre_synapses is not None:
+        flat_synapse, flat_target = pre_synapses
+        before = weights.index_select(0, flat_synapse)
+        trace = proj.post_trace.view(-1).index_select(0, flat_target)
+        weights.index_copy_(0, flat_synapse, proj.rule.depress(before, trace))
+        proj.pre_trace.index_put_(pre, increment, accumulate=True)
+    if post is None:
+        return
+    flat_synapse, flat_source = incoming_synapses(proj, *post)
+    before = weights.index_select(0, flat_synapse)
+    trace = proj.pre_trace.view(-1).index_select(0, flat_source)
+    weights.index_copy_(0, flat_synapse, proj.rule.potentiate(before, trace))
+    proj.post_trace.index_put_(post, increment, accumulate=True)
