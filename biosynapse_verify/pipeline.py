@@ -295,7 +295,9 @@ def _analyse(
     with _timed(timings, "check"):
         if search.candidate is not None:
             c = search.candidate
-            analysis["check"] = check_lyapunov(jac, c.P, c.beta)
+            analysis["check"] = check_lyapunov(
+                jac, c.P, c.beta, transform=c.transform, rate=c.decay_rate or 0.0
+            )
         elif search.instability is not None and search.instability.chetaev is not None:
             ch = search.instability.chetaev
             analysis["check"] = check_instability(jac, ch.P, ch.gamma, ch.witness)
@@ -505,6 +507,17 @@ def _simulation_record(sim: object, spec: NetworkSpec) -> dict:
     }
 
 
+def _certified_rate(candidate: object) -> float:
+    """Return the proven decay rate of ||x - x*|| in 1/s.
+
+    That is the checked rate gamma with -(A^T P + P A) >= 2 gamma P when the
+    strategy claims one, else beta / lambda_max(P).
+    """
+    if getattr(candidate, "decay_rate", None):
+        return float(candidate.decay_rate)
+    return float(candidate.alpha)
+
+
 def _decay_record(
     analysis: dict,
     judged: Equilibrium,
@@ -527,7 +540,7 @@ def _decay_record(
         "log-linear fit of the seed-mean weight distance from x* above its noise floor",
     }
     if analysis["search"].candidate is not None:
-        out["certified_rate_per_s"] = float(analysis["search"].candidate.alpha)
+        out["certified_rate_per_s"] = _certified_rate(analysis["search"].candidate)
     return out
 
 
@@ -576,7 +589,8 @@ def _figures(
             # started from the largest full-state distance over seeds.
             c = analysis["search"].candidate
             start = distance_series(states[:, :1], judged.x, judged.free).max()
-            bound = np.sqrt(c.lambda_max_P / c.lambda_min_P) * np.exp(-c.alpha * times) * start
+            rate = _certified_rate(c)
+            bound = np.sqrt(c.lambda_max_P / c.lambda_min_P) * np.exp(-rate * times) * start
         figures["distance"] = plot_distance(
             times,
             distance,
@@ -614,7 +628,12 @@ def _write(
     if "A" in analysis:
         arrays["A"] = sp.csr_matrix(analysis["A"])
         if analysis["search"].candidate is not None:
-            arrays["P"] = np.asarray(analysis["search"].candidate.P)
+            candidate = analysis["search"].candidate
+            # A structured P is stored as its sparse middle factor, plus the
+            # shear N when the certificate is (I + N)^T P (I + N).
+            arrays["P"] = candidate.P if sp.issparse(candidate.P) else np.asarray(candidate.P)
+            if candidate.transform is not None:
+                arrays["P_transform"] = sp.csr_matrix(candidate.transform)
     if judged is not None:
         arrays["x_star"] = judged.x
         arrays["free"] = judged.free.astype(np.int8)

@@ -52,8 +52,10 @@ def _print_verdict(outcome: object, seconds: float) -> None:
         c = cert["certificate"]
         print(
             f"  beta = {c['beta']:.6g}, lambda_max(P) = {c['lambda_max_P']:.6g}, "
-            f"decay rate alpha = {c['alpha']:.6g} 1/s"
+            f"alpha = beta / lambda_max(P) = {c['alpha']:.6g} 1/s"
         )
+        if c.get("decay_rate"):
+            print(f"  proven decay rate of x^T P x: exp(-2 * {c['decay_rate']:.6g} t)")
     if cert.get("check"):
         print(f"  check: {cert['check']['method']}: {cert['check']['reason']}")
     for name, path in outcome.paths.items():
