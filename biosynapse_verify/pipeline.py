@@ -585,7 +585,7 @@ def _figures(
         distance = distance_series(states, judged.x, curve)
         bound = None
         if analysis["verdict"] == "certified":
-            # ||x_w(t) - x_w*|| <= ||x(t) - x*|| <= sqrt(kappa) e^{-alpha t} ||x(0) - x*||,
+            # ||x_w(t) - x_w*|| <= ||x(t) - x*|| <= sqrt(kappa) e^{-rate t} ||x(0) - x*||,
             # started from the largest full-state distance over seeds.
             c = analysis["search"].candidate
             start = distance_series(states[:, :1], judged.x, judged.free).max()
