@@ -10,7 +10,10 @@ certificate is executed or unpickled.
 
 from biosynapse_verify.recheck.bundle import CertificateBundle, read_bundle
 from biosynapse_verify.recheck.claims import CHETAEV_ARRAY
-from biosynapse_verify.recheck.errors import RecheckRejection, UnreadableCertificateError
+from biosynapse_verify.recheck.errors import (
+    RecheckRejection,
+    UnreadableCertificateError,
+)
 from biosynapse_verify.recheck.model import A_RECOMPUTE_RTOL, canonical_matrix_sha256
 from biosynapse_verify.recheck.result import (
     EXIT_INVALID,

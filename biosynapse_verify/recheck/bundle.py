@@ -24,7 +24,10 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from biosynapse_verify.recheck.errors import RecheckRejection, UnreadableCertificateError
+from biosynapse_verify.recheck.errors import (
+    RecheckRejection,
+    UnreadableCertificateError,
+)
 from biosynapse_verify.report.certificate import (
     CertificateFormatError,
     parse_certificate_text,

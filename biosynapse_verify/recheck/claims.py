@@ -20,7 +20,10 @@ import scipy.sparse as sp
 
 from biosynapse_verify.check import CheckResult, check_instability, check_lyapunov
 from biosynapse_verify.recheck.bundle import CertificateBundle, require
-from biosynapse_verify.recheck.errors import RecheckRejection, UnreadableCertificateError
+from biosynapse_verify.recheck.errors import (
+    RecheckRejection,
+    UnreadableCertificateError,
+)
 
 __all__ = [
     "CHETAEV_ARRAY",
@@ -36,19 +39,45 @@ CHETAEV_ARRAY = "P_chetaev"
 """Array name under which a refutation must store its Chetaev matrix."""
 
 
-def _as_float64(value: Any, name: str) -> np.ndarray:
-    array = np.asarray(value)
-    if array.dtype != np.float64:
+def _require_float64(dtype: np.dtype, name: str) -> None:
+    if dtype != np.float64:
         raise RecheckRejection(
-            CERTIFICATE_STEP, f"{name} has dtype {array.dtype}; a certificate stores float64"
+            CERTIFICATE_STEP, f"{name} has dtype {dtype}; a certificate stores float64"
         )
-    return array
 
 
-def _stored_P(bundle: CertificateBundle, n: int) -> np.ndarray:
+def _values_sha256(P: np.ndarray | sp.spmatrix) -> str:
+    """Return the SHA-256 that the certificate records for P (``P_sha256``).
+
+    A dense or diagonal P is hashed as its float64 bytes in C order; a sparse
+    P as the int64 ``indptr`` and ``indices`` and the float64 ``data`` of its
+    CSR form with sorted indices.
+    """
+    if not sp.issparse(P):
+        return hashlib.sha256(
+            np.ascontiguousarray(P, dtype="<f8").tobytes()
+        ).hexdigest()
+    csr = sp.csr_array(P, copy=True)
+    csr.sort_indices()
+    digest = hashlib.sha256()
+    digest.update(csr.indptr.astype("<i8").tobytes())
+    digest.update(csr.indices.astype("<i8").tobytes())
+    digest.update(csr.data.astype("<f8").tobytes())
+    return digest.hexdigest()
+
+
+def _stored_P(bundle: CertificateBundle, n: int) -> np.ndarray | sp.csr_array:
     """Return P from P.npz after matching it with the certificate's own record of P."""
-    P = _as_float64(bundle.array("P", "as the Lyapunov matrix"), "P")
     section = bundle.record["certificate"]
+    if section.get("P_storage") == "factored":
+        raise UnreadableCertificateError(
+            f"{bundle.path}: certificate.P_storage is 'factored' (P = (I + N)^T W (I + N)); "
+            "re-checking a factored P is not implemented, because the rigorous "
+            "checker has no test for that form yet"
+        )
+    P = bundle.array("P", "as the Lyapunov matrix")
+    P = sp.csr_array(P) if sp.issparse(P) else np.asarray(P)
+    _require_float64(P.dtype, "P")
     if P.shape not in ((n,), (n, n)):
         raise RecheckRejection(
             CERTIFICATE_STEP,
@@ -57,7 +86,7 @@ def _stored_P(bundle: CertificateBundle, n: int) -> np.ndarray:
         )
     recorded_digest = section.get("P_sha256")
     if recorded_digest is not None:
-        digest = hashlib.sha256(np.ascontiguousarray(P, dtype="<f8").tobytes()).hexdigest()
+        digest = _values_sha256(P)
         if digest != recorded_digest:
             raise RecheckRejection(
                 CERTIFICATE_STEP,
@@ -65,11 +94,13 @@ def _stored_P(bundle: CertificateBundle, n: int) -> np.ndarray:
                 f"is {recorded_digest[:16]}...; P changed after the certificate was written",
             )
     listed = section.get("P")
-    if listed is not None:
+    if listed is not None and not sp.issparse(P):
         try:
             listed = np.asarray(listed, dtype=np.float64)
         except (TypeError, ValueError):
-            raise RecheckRejection(CERTIFICATE_STEP, "certificate.P is not a list of numbers")
+            raise RecheckRejection(
+                CERTIFICATE_STEP, "certificate.P is not a list of numbers"
+            )
         if listed.shape != P.shape or not np.array_equal(listed, P):
             raise RecheckRejection(
                 CERTIFICATE_STEP,
@@ -134,14 +165,13 @@ def check_instability_claim(
     """
     gamma = _number(bundle, "refutation.chetaev.gamma")
     witness = require(bundle.record, "refutation.chetaev.witness", bundle.path)
-    P = _as_float64(
-        bundle.array(
-            CHETAEV_ARRAY,
-            "to re-check the refutation (the Chetaev matrix P with "
-            "A^T P + P A - 2 gamma I > 0); store it when writing refuted certificates",
-        ),
+    P = bundle.array(
         CHETAEV_ARRAY,
+        "to re-check the refutation (the Chetaev matrix P with "
+        "A^T P + P A - 2 gamma I > 0); store it when writing refuted certificates",
     )
+    P = sp.csr_array(P) if sp.issparse(P) else np.asarray(P)
+    _require_float64(P.dtype, CHETAEV_ARRAY)
     try:
         witness = np.asarray(witness, dtype=np.float64)
     except (TypeError, ValueError):

@@ -35,7 +35,10 @@ from biosynapse_verify.dynamics.equilibrium import (
 from biosynapse_verify.dynamics.meanfield import MeanFieldModel
 from biosynapse_verify.dynamics.transfer import SoftplusTransfer
 from biosynapse_verify.recheck.bundle import CertificateBundle, require
-from biosynapse_verify.recheck.errors import RecheckRejection, UnreadableCertificateError
+from biosynapse_verify.recheck.errors import (
+    RecheckRejection,
+    UnreadableCertificateError,
+)
 from biosynapse_verify.spec.loader import SpecError, parse_spec, spec_hash
 from biosynapse_verify.spec.schema import NetworkSpec
 from biosynapse_verify.spec.structure import build_structure
@@ -143,7 +146,9 @@ def rebuild_spec(bundle: CertificateBundle) -> NetworkSpec:
     try:
         spec = parse_spec(data, origin="spec")
     except SpecError as err:
-        raise RecheckRejection(SPEC_STEP, f"the recorded spec is invalid: {err}") from None
+        raise RecheckRejection(
+            SPEC_STEP, f"the recorded spec is invalid: {err}"
+        ) from None
     digest = spec_hash(spec)
     recorded = bundle.record["hashes"]["spec"]
     if digest != recorded:
@@ -169,9 +174,10 @@ def _transfer(bundle: CertificateBundle, population: str) -> SoftplusTransfer:
                 f"a number, got {value!r}"
             )
         values[key] = float(value)
-    if not all(math.isfinite(v) for v in values.values()) or min(
-        values["gain"], values["width"]
-    ) <= 0:
+    if (
+        not all(math.isfinite(v) for v in values.values())
+        or min(values["gain"], values["width"]) <= 0
+    ):
         raise RecheckRejection(
             MODEL_STEP,
             f"calibration.{population}.parameters {values} are not a valid softplus "
@@ -200,7 +206,9 @@ def rebuild_model(bundle: CertificateBundle, spec: NetworkSpec) -> MeanFieldMode
     transfers = {pop.name: _transfer(bundle, pop.name) for pop in spec.populations}
     seed = _first_seed(bundle)
     try:
-        return MeanFieldModel(spec, structure, transfers, static_weights(structure, seed))
+        return MeanFieldModel(
+            spec, structure, transfers, static_weights(structure, seed)
+        )
     except NotImplementedError as err:
         raise RecheckRejection(MODEL_STEP, f"the spec has no mean-field model: {err}")
 
@@ -255,7 +263,9 @@ def check_equilibrium(model: MeanFieldModel, state: RebuiltState) -> str:
     return summary
 
 
-def _check_bounds(model: MeanFieldModel, state: RebuiltState, drift: np.ndarray) -> None:
+def _check_bounds(
+    model: MeanFieldModel, state: RebuiltState, drift: np.ndarray
+) -> None:
     """Check the weight bounds and, on the boundary, the outward drift."""
     lower, upper = model.bounds()
     n_rates = model.n_rates
@@ -271,7 +281,8 @@ def _check_bounds(model: MeanFieldModel, state: RebuiltState, drift: np.ndarray)
     if state.kind == "interior":
         if not state.free.all():
             raise RecheckRejection(
-                EQUILIBRIUM_STEP, "an interior equilibrium must have every coordinate free"
+                EQUILIBRIUM_STEP,
+                "an interior equilibrium must have every coordinate free",
             )
         return
     if not state.free[:n_rates].all():
@@ -320,7 +331,9 @@ def recompute_jacobian(
         "A is not bit-exact on this machine; it agrees with the stored A within %.2g",
         difference,
     )
-    return JacobianReproduction(A=A, bit_exact=False, max_relative_difference=difference)
+    return JacobianReproduction(
+        A=A, bit_exact=False, max_relative_difference=difference
+    )
 
 
 def _max_relative_difference(recomputed: sp.csr_matrix, stored: sp.csr_matrix) -> float:

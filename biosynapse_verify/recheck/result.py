@@ -6,7 +6,13 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["EXIT_INVALID", "EXIT_UNREADABLE", "EXIT_VALID", "RecheckResult", "RecheckStep"]
+__all__ = [
+    "EXIT_INVALID",
+    "EXIT_UNREADABLE",
+    "EXIT_VALID",
+    "RecheckResult",
+    "RecheckStep",
+]
 
 EXIT_VALID = 0
 EXIT_INVALID = 1

@@ -64,7 +64,9 @@ class _Steps:
     def __init__(self) -> None:
         self.done: list[RecheckStep] = []
 
-    def run(self, name: str, action: Callable[[], Any], detail: Callable[[Any], str]) -> Any:
+    def run(
+        self, name: str, action: Callable[[], Any], detail: Callable[[Any], str]
+    ) -> Any:
         value = action()
         self.done.append(RecheckStep(name, True, detail(value)))
         return value
@@ -103,7 +105,9 @@ def recheck_certificate(path: str | Path, *, method: str = "auto") -> RecheckRes
         _recheck_steps(path, record, method, steps, facts)
     except RecheckRejection as rejection:
         steps.done.append(RecheckStep(rejection.step, False, rejection.reason))
-        logger.info("certificate %s rejected at %s: %s", path, rejection.step, rejection.reason)
+        logger.info(
+            "certificate %s rejected at %s: %s", path, rejection.step, rejection.reason
+        )
         return _result(path, record, steps, facts, False, rejection.reason, start)
     check = facts["check"]
     return _result(path, record, steps, facts, True, check.reason, start)
@@ -145,7 +149,9 @@ def _recheck_steps(
         lambda r: r.describe(),
     )
     facts["reproduction"] = reproduction
-    checker = check_stability_claim if verdict == "certified" else check_instability_claim
+    checker = (
+        check_stability_claim if verdict == "certified" else check_instability_claim
+    )
     facts["check"] = steps.run(
         CHECK_STEP,
         lambda: checker(bundle, reproduction.A, method),
@@ -164,7 +170,9 @@ def _result(
 ) -> RecheckResult:
     check = facts.get("check")
     reproduction = facts.get("reproduction")
-    certificate = record.get("certificate") if isinstance(record.get("certificate"), dict) else {}
+    certificate = (
+        record.get("certificate") if isinstance(record.get("certificate"), dict) else {}
+    )
     return RecheckResult(
         path=str(path),
         network=str(record["network"]),

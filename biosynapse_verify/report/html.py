@@ -81,7 +81,7 @@ SECTIONS: dict[str, tuple[str, list[tuple[str, str]]]] = {
             ("lambda_min_P", "λ_min(P) (normalised to ≥ 1)"),
             ("lambda_max_P", "λ_max(P)"),
             ("alpha", "decay rate α = β / λ_max(P) (1/s)"),
-            ("decay_rate", "decay rate α = β / λ_max(P) (1/s)"),
+            ("decay_rate", "decay rate γ with −(AᵀP + PA) ⪰ 2γP (1/s)"),
             ("kappa", "condition number κ(P) = λ_max / λ_min"),
             ("condition_number_P", "condition number κ(P) = λ_max / λ_min"),
             ("transient_factor", "transient factor √κ(P)"),
