@@ -26,7 +26,11 @@ from biosynapse_verify.report.derivations import (
     math_pieces,
     select_derivations,
 )
-from biosynapse_verify.testing import REFERENCE_TRANSFER, certify_mean_field, feedforward_spec
+from biosynapse_verify.testing import (
+    REFERENCE_TRANSFER,
+    certify_mean_field,
+    feedforward_spec,
+)
 
 weasyprint = pytest.importorskip("weasyprint")
 from weasyprint.formatting_structure import boxes  # noqa: E402
@@ -43,7 +47,10 @@ def _figures(A: object, rng: np.random.Generator) -> dict[str, bytes]:
     """Figures like the pipeline's, drawn from the Jacobian and synthetic runs."""
     times = np.linspace(0.0, 20.0, 201)
     weights = np.clip(
-        0.3 + 0.1 * rng.standard_normal((2, times.size, 10)) * np.exp(-times / 5)[None, :, None],
+        0.3
+        + 0.1
+        * rng.standard_normal((2, times.size, 10))
+        * np.exp(-times / 5)[None, :, None],
         0.0,
         0.6,
     )
@@ -51,9 +58,15 @@ def _figures(A: object, rng: np.random.Generator) -> dict[str, bytes]:
     bound = 1e4 * np.exp(-0.001 * times)
     return {
         "weights_feedforward": plot_weight_histograms(
-            times, weights, 0.0, 0.6, title="Weights of feedforward over time (all seeds)"
+            times,
+            weights,
+            0.0,
+            0.6,
+            title="Weights of feedforward over time (all seeds)",
         ),
-        "spectrum": plot_spectrum(np.linalg.eigvals(A.toarray()), title="Spectrum of A"),
+        "spectrum": plot_spectrum(
+            np.linalg.eigvals(A.toarray()), title="Spectrum of A"
+        ),
         "distance": plot_distance(
             times,
             distance,
@@ -61,7 +74,9 @@ def _figures(A: object, rng: np.random.Generator) -> dict[str, bytes]:
             title="Weight distance ||u(t) - u*|| (fractions of w_max) and the certified bound",
         ),
         "decay_rates": plot_decay_rates(
-            [0.59, 0.0005], [0.2, 0.2], ["slowest eigenvalue of A", "certified rate alpha"]
+            [0.59, 0.0005],
+            [0.2, 0.2],
+            ["slowest eigenvalue of A", "certified rate alpha"],
         ),
     }
 
@@ -69,7 +84,9 @@ def _figures(A: object, rng: np.random.Generator) -> dict[str, bytes]:
 def _page(spec: object, tmp_path: Path, figure_names: tuple[str, ...]) -> str:
     outcome = certify_mean_field(spec, {"post": REFERENCE_TRANSFER}, out_dir=tmp_path)
     figures = _figures(outcome.A, np.random.default_rng(0))
-    return render_html(outcome.certificate, {name: figures[name] for name in figure_names})
+    return render_html(
+        outcome.certificate, {name: figures[name] for name in figure_names}
+    )
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +95,9 @@ def pages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     refuted = feedforward_spec(name="pdf_refuted", rule="power_law")
     every_figure = ("weights_feedforward", "spectrum", "distance", "decay_rates")
     return {
-        "certified": _page(certified, tmp_path_factory.mktemp("certified"), every_figure),
+        "certified": _page(
+            certified, tmp_path_factory.mktemp("certified"), every_figure
+        ),
         "refuted": _page(refuted, tmp_path_factory.mktemp("refuted"), ("spectrum",)),
     }
 
@@ -102,7 +121,12 @@ def _content_limits(page: object) -> tuple[float, float]:
 
 def _rectangle(box: object) -> tuple[float, float, float, float]:
     """Return the border box (x, y, width, height): what is drawn, without margins."""
-    return (box.border_box_x(), box.border_box_y(), box.border_width(), box.border_height())
+    return (
+        box.border_box_x(),
+        box.border_box_y(),
+        box.border_width(),
+        box.border_height(),
+    )
 
 
 # ------------------------------------------------------------------ layout
@@ -114,7 +138,9 @@ def test_no_box_crosses_page_margins(documents: dict, name: str) -> None:
             if not hasattr(box, "position_x") or box.width is None:
                 continue
             x, _, width, _ = _rectangle(box)
-            described = f"page {number}: {type(box).__name__} {getattr(box, 'text', '')[:40]!r}"
+            described = (
+                f"page {number}: {type(box).__name__} {getattr(box, 'text', '')[:40]!r}"
+            )
             assert x >= left - LAYOUT_SLACK_PX, described
             assert x + width <= right + LAYOUT_SLACK_PX, described
 
@@ -125,7 +151,9 @@ def test_text_is_at_least_7pt(documents: dict, name: str) -> None:
         for box in _content_boxes(page):
             if isinstance(box, boxes.TextBox) and box.text.strip():
                 size = box.style["font_size"]
-                assert size >= MIN_FONT_PX, f"page {number}: {box.text[:40]!r} is {size} px"
+                assert size >= MIN_FONT_PX, (
+                    f"page {number}: {box.text[:40]!r} is {size} px"
+                )
 
 
 def _overlap(first: tuple, second: tuple) -> bool:
@@ -173,7 +201,18 @@ def test_first_page_rasterizes(documents: dict, tmp_path: Path) -> None:
     pdf.write_bytes(documents["refuted"].write_pdf())
     assert pdf.read_bytes().startswith(b"%PDF")
     subprocess.run(
-        ["pdftoppm", "-r", "40", "-png", "-f", "1", "-l", "1", str(pdf), str(tmp_path / "page")],
+        [
+            "pdftoppm",
+            "-r",
+            "40",
+            "-png",
+            "-f",
+            "1",
+            "-l",
+            "1",
+            str(pdf),
+            str(tmp_path / "page"),
+        ],
         check=True,
     )
     from PIL import Image
@@ -269,7 +308,9 @@ def test_stored_derivations_match_proofs(tmp_path: Path) -> None:
     path = write_derivations(path=tmp_path / "derivations.json")
     import json
 
-    fresh = {entry["name"]: entry for entry in json.loads(path.read_text())["derivations"]}
+    fresh = {
+        entry["name"]: entry for entry in json.loads(path.read_text())["derivations"]
+    }
     for name, entry in load_derivations().items():
         assert fresh[name]["title"] == entry["title"], name
         assert fresh[name]["latex"] == entry["latex"], name

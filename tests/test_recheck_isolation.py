@@ -9,11 +9,15 @@ from pathlib import Path
 
 import biosynapse_verify.commands.check
 import biosynapse_verify.recheck
-from biosynapse_verify.testing import REFERENCE_TRANSFER, certify_mean_field, feedforward_spec
+from biosynapse_verify.testing import (
+    REFERENCE_TRANSFER,
+    certify_mean_field,
+    feedforward_spec,
+)
 
-RECHECK_SOURCES = sorted(Path(biosynapse_verify.recheck.__file__).parent.glob("*.py")) + [
-    Path(biosynapse_verify.commands.check.__file__)
-]
+RECHECK_SOURCES = sorted(
+    Path(biosynapse_verify.recheck.__file__).parent.glob("*.py")
+) + [Path(biosynapse_verify.commands.check.__file__)]
 
 
 def imported_modules(path: Path, package: str) -> list[str]:

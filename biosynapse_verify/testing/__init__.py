@@ -14,6 +14,11 @@ The pytest plugin :mod:`biosynapse_verify.pytest_plugin` wraps these in
 fixtures.
 """
 
+from biosynapse_verify.testing.assertions import (
+    assert_certified,
+    assert_refuted,
+    certificate_path,
+)
 from biosynapse_verify.testing.meanfield import MeanFieldOutcome, certify_mean_field
 from biosynapse_verify.testing.networks import (
     NEURON,
@@ -26,6 +31,9 @@ __all__ = [
     "NEURON",
     "REFERENCE_TRANSFER",
     "MeanFieldOutcome",
+    "assert_certified",
+    "assert_refuted",
+    "certificate_path",
     "certify_mean_field",
     "feedforward_spec",
     "feedforward_spec_data",

@@ -16,6 +16,7 @@ not about the spiking network: no simulation is run.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import platform
 from collections.abc import Mapping
@@ -42,7 +43,7 @@ from biosynapse_verify.spec.loader import spec_hash
 from biosynapse_verify.spec.schema import NetworkSpec
 from biosynapse_verify.spec.structure import build_structure
 
-__all__ = ["MeanFieldOutcome", "certify_mean_field"]
+__all__ = ["MeanFieldOutcome", "certify_mean_field", "checked_matrix"]
 
 logger = logging.getLogger(__name__)
 
@@ -100,7 +101,10 @@ class MeanFieldOutcome:
 
 
 def _uniform_state(model: MeanFieldModel, level: float) -> np.ndarray:
-    """Every weight at ``level`` of its range, rates at the fast steady state."""
+    """Return a state with every weight at ``level`` of its range.
+
+    Rates are set to the fast steady state for those weights.
+    """
     x = np.zeros(model.n)
     lower, upper = model.bounds()
     x[model.n_rates :] = lower + level * (upper - lower)
@@ -110,15 +114,18 @@ def _uniform_state(model: MeanFieldModel, level: float) -> np.ndarray:
 def _start_state(model: MeanFieldModel) -> np.ndarray:
     """Start of the equilibrium search: a zero of the mean weight drift on the uniform line.
 
-    Every weight is set to the same fraction of its range; the mean weight
-    drift is scanned over :data:`START_LEVELS` fractions, and the first
+    Every weight is set to the same fraction of its range, and the mean
+    weight drift is scanned over :data:`START_LEVELS` fractions. The first
     sign change is refined by bisection. Without a sign change, weights
     start mid-way between their bounds.
     """
     if model.n_weights == 0:
         return _uniform_state(model, 0.5)
     levels = np.linspace(0.0, 1.0, START_LEVELS)
-    drift = [model.drift(_uniform_state(model, level))[model.n_rates :].mean() for level in levels]
+    drift = [
+        model.drift(_uniform_state(model, level))[model.n_rates :].mean()
+        for level in levels
+    ]
     changes = np.flatnonzero(np.sign(drift[:-1]) * np.sign(drift[1:]) < 0)
     if changes.size == 0:
         return _uniform_state(model, 0.5)
@@ -134,8 +141,10 @@ def _start_state(model: MeanFieldModel) -> np.ndarray:
     return _uniform_state(model, 0.5 * (low + high))
 
 
-def _equilibrium(model: MeanFieldModel, start: np.ndarray) -> tuple[Equilibrium | None, str]:
-    """Find the equilibrium the spec's analysis section asks for."""
+def _equilibrium(
+    model: MeanFieldModel, start: np.ndarray
+) -> tuple[Equilibrium | None, str]:
+    """Find the equilibrium that the spec's analysis section requests."""
     kind = model.spec.analysis.equilibrium
     try:
         if kind == "interior":
@@ -154,6 +163,19 @@ def _validity_problem(eq: Equilibrium) -> str:
     return ""
 
 
+def checked_matrix(candidate: Any) -> np.ndarray | sp.csr_array:
+    """Return the P of a search candidate in the form the checker takes.
+
+    A factored candidate (P = (I + N)^T W (I + N), stored as W and N) is
+    expanded to the dense matrix, symmetrised as (D + D^T) / 2 so that it is
+    exactly symmetric; every other P is returned as it is.
+    """
+    if getattr(candidate, "transform", None) is None:
+        return candidate.P
+    dense = candidate.dense_P()
+    return (dense + dense.T) / 2.0
+
+
 def _search_and_check(A: sp.csr_matrix) -> tuple[Any, CheckResult | None]:
     """Search a certificate (or Chetaev data) for A and check it rigorously."""
     from biosynapse_verify.certify import search_certificate
@@ -161,7 +183,7 @@ def _search_and_check(A: sp.csr_matrix) -> tuple[Any, CheckResult | None]:
     search = search_certificate(A)
     if search.candidate is not None:
         c = search.candidate
-        return search, check_lyapunov(A, c.P, c.beta)
+        return search, check_lyapunov(A, checked_matrix(c), c.beta)
     chetaev = _chetaev(search)
     if chetaev is not None:
         return search, check_instability(A, chetaev.P, chetaev.gamma, chetaev.witness)
@@ -219,7 +241,9 @@ def certify_mean_field(
         )
     structure = build_structure(spec)
     seed = spec.simulation.seeds[0]
-    model = MeanFieldModel(spec, structure, dict(transfers), static_weights(structure, seed))
+    model = MeanFieldModel(
+        spec, structure, dict(transfers), static_weights(structure, seed)
+    )
     eq, problem = _equilibrium(model, _start_state(model) if start is None else start)
     outcome = MeanFieldOutcome(verdict="inconclusive", reason=problem, equilibrium=eq)
     if eq is not None:
@@ -235,6 +259,14 @@ def _judge(model: MeanFieldModel, eq: Equilibrium, outcome: MeanFieldOutcome) ->
     """Fill the verdict, Jacobian, check and search data of ``outcome``."""
     index = np.flatnonzero(eq.free)
     A = model.jacobian(eq.x)[index][:, index].tocsr()
+    if not np.all(np.isfinite(A.data)):
+        # For example a power-law weight dependence with 0 < mu < 1 has an
+        # infinite derivative at a weight bound.
+        outcome.reason = (
+            "the Jacobian has non-finite entries at the equilibrium, so the "
+            "linearisation does not exist there"
+        )
+        return
     outcome.A = A
     problem = _validity_problem(eq)
     search, check = _search_and_check(A)
@@ -244,7 +276,9 @@ def _judge(model: MeanFieldModel, eq: Equilibrium, outcome: MeanFieldOutcome) ->
     elif check is None:
         outcome.reason = search.reason()
     elif not check.valid:
-        outcome.reason = f"the rigorous check rejected the {check.claim} claim: {check.reason}"
+        outcome.reason = (
+            f"the rigorous check rejected the {check.claim} claim: {check.reason}"
+        )
     else:
         outcome.verdict = "certified" if check.claim == "stable" else "refuted"
         outcome.reason = check.reason
@@ -328,10 +362,23 @@ def _record(
         record["ladder"] = _finite_or_none(search.to_dict())
         record["check"] = None if outcome.check is None else outcome.check.to_dict()
         if search.candidate is not None:
-            record["certificate"] = search.candidate.to_dict()
+            record["certificate"] = _certificate_section(search.candidate)
         if search.instability is not None:
             record["refutation"] = _finite_or_none(search.instability.to_dict())
     return record
+
+
+def _certificate_section(candidate: Any) -> dict[str, Any]:
+    """Return the candidate's record, describing the P that was checked and stored."""
+    section = candidate.to_dict()
+    if getattr(candidate, "transform", None) is not None:
+        P = checked_matrix(candidate)
+        section["P_storage"] = "dense"
+        section["P_expanded_from"] = "factored: P = (I + N)^T W (I + N), symmetrised"
+        section["P_sha256"] = hashlib.sha256(
+            np.ascontiguousarray(P).tobytes()
+        ).hexdigest()
+    return section
 
 
 def _finite_or_none(value: Any) -> Any:
@@ -358,7 +405,8 @@ def _write(out_dir: Path, outcome: MeanFieldOutcome) -> Path:
     if outcome.A is not None:
         arrays["A"] = sp.csr_matrix(outcome.A)
         if outcome.search.candidate is not None:
-            arrays["P"] = np.asarray(outcome.search.candidate.P)
+            P = checked_matrix(outcome.search.candidate)
+            arrays["P"] = sp.csr_matrix(P) if sp.issparse(P) else np.asarray(P)
         chetaev = _chetaev(outcome.search)
         if chetaev is not None:
             arrays["P_chetaev"] = np.asarray(chetaev.P)

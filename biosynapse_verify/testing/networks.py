@@ -125,7 +125,12 @@ def feedforward_spec_data(
     }
     if n_inhibitory:
         data["inputs"].append(
-            {"name": "inhibitory_inputs", "kind": "poisson", "size": n_inhibitory, "rate": 10.0}
+            {
+                "name": "inhibitory_inputs",
+                "kind": "poisson",
+                "size": n_inhibitory,
+                "rate": 10.0,
+            }
         )
         data["projections"].append(
             {
@@ -133,7 +138,11 @@ def feedforward_spec_data(
                 "source": "inhibitory_inputs",
                 "target": "post",
                 "receptor": "inhibitory",
-                "weight": {"distribution": "uniform", "low": 0.0, "high": inhibitory_weight},
+                "weight": {
+                    "distribution": "uniform",
+                    "low": 0.0,
+                    "high": inhibitory_weight,
+                },
                 "w_max": inhibitory_weight,
             }
         )
