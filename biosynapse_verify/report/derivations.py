@@ -87,7 +87,9 @@ def _rules(certificate: Mapping[str, Any]) -> set[str]:
     projections = spec.get("projections", []) if isinstance(spec, Mapping) else []
     rules = set()
     for projection in projections:
-        plasticity = projection.get("plasticity") if isinstance(projection, Mapping) else None
+        plasticity = (
+            projection.get("plasticity") if isinstance(projection, Mapping) else None
+        )
         if isinstance(plasticity, Mapping):
             rules.add(str(plasticity.get("rule")))
     return rules
@@ -113,7 +115,9 @@ def _reasons(certificate: Mapping[str, Any]) -> dict[str, str]:
             "unstable directions of additive STDP"
         )
     certificate_section = certificate.get("certificate")
-    if _uses(certificate_section, "two_time") or _uses(certificate_section, "time_scale"):
+    if _uses(certificate_section, "two_time") or _uses(
+        certificate_section, "time_scale"
+    ):
         reasons["two_time_scales"] = "the composite (two time scales) Lyapunov function"
     if _uses(certificate.get("check"), "exact-residual"):
         reasons["exact_residual_check"] = (
@@ -152,7 +156,9 @@ def select_derivations(certificate: Mapping[str, Any]) -> list[dict[str, Any]]:
         return [dict(entry) for entry in recorded if isinstance(entry, Mapping)]
     stored = load_derivations()
     order = list(stored)
-    chosen = sorted(_reasons(certificate).items(), key=lambda item: order.index(item[0]))
+    chosen = sorted(
+        _reasons(certificate).items(), key=lambda item: order.index(item[0])
+    )
     return [{**stored[name], "why": why} for name, why in chosen if name in stored]
 
 
@@ -221,17 +227,28 @@ def _render_piece(latex: str) -> MathPiece:
     buffer = io.BytesIO()
     try:
         mathtext.math_to_image(
-            f"${text}$", buffer, dpi=MATH_DPI, format="png",
+            f"${text}$",
+            buffer,
+            dpi=MATH_DPI,
+            format="png",
             prop=FontProperties(size=MATH_FONT_SIZE),
         )
     except ValueError as err:
-        first = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
-        return MathPiece(latex, None, problem=f"mathtext cannot parse it ({first.strip()})")
+        first = (
+            str(err).strip().splitlines()[-1]
+            if str(err).strip()
+            else type(err).__name__
+        )
+        return MathPiece(
+            latex, None, problem=f"mathtext cannot parse it ({first.strip()})"
+        )
     data = buffer.getvalue()
     width_in = Image.open(io.BytesIO(data)).size[0] / MATH_DPI
     if width_in * MIN_MATH_SCALE > CONTENT_WIDTH_IN:
         return MathPiece(
-            latex, None, problem=f"it is {width_in:.1f} in wide, too wide to print readably"
+            latex,
+            None,
+            problem=f"it is {width_in:.1f} in wide, too wide to print readably",
         )
     uri = "data:image/png;base64," + base64.b64encode(data).decode("ascii")
     return MathPiece(latex, uri, width_pt=width_in * 72.0)
@@ -248,14 +265,18 @@ def _load_runner(proofs_dir: Path) -> Any:
     path = proofs_dir / "run_all.py"
     spec = importlib.util.spec_from_file_location("proofs.run_all", path)
     if spec is None or spec.loader is None:
-        raise FileNotFoundError(f"{path}: not found; pass --proofs with the proofs folder")
+        raise FileNotFoundError(
+            f"{path}: not found; pass --proofs with the proofs folder"
+        )
     module = importlib.util.module_from_spec(spec)
     sys.modules["proofs.run_all"] = module
     spec.loader.exec_module(module)
     return module
 
 
-def write_derivations(proofs_dir: Path = PROOFS_DIR, path: Path = DERIVATIONS_FILE) -> Path:
+def write_derivations(
+    proofs_dir: Path = PROOFS_DIR, path: Path = DERIVATIONS_FILE
+) -> Path:
     """Run every proof and store its appendix entry in ``path``.
 
     Raises
@@ -275,7 +296,9 @@ def write_derivations(proofs_dir: Path = PROOFS_DIR, path: Path = DERIVATIONS_FI
             for name, entry in zip(runner.PROOF_NAMES, entries, strict=True)
         ],
     }
-    path.write_text(json.dumps(stored, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    path.write_text(
+        json.dumps(stored, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
     load_derivations.cache_clear()
     logger.info("wrote %d derivations to %s", len(entries), path)
     return path
@@ -284,7 +307,9 @@ def write_derivations(proofs_dir: Path = PROOFS_DIR, path: Path = DERIVATIONS_FI
 def main(argv: list[str] | None = None) -> int:
     """Refresh ``derivations.json`` from the proofs (command-line entry)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--proofs", type=Path, default=PROOFS_DIR, help="the proofs folder")
+    parser.add_argument(
+        "--proofs", type=Path, default=PROOFS_DIR, help="the proofs folder"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     write_derivations(args.proofs)
