@@ -126,6 +126,7 @@ def run_torch(
     row: dict[str, Any] = {"simulator": f"torch-{device}-batch{len(seeds)}"}
     row.update(_elapsed(start))
     row["trials"] = len(seeds)
+    row["engine_steps"] = dict(backend.engine_steps)
     counts = dict(result.spike_counts)
     for name, rates in result.input_rates_measured.items():
         counts[name] = rates * result.duration
@@ -283,9 +284,9 @@ def run_brian2(duration: float, seed: int, target: str) -> dict[str, Any]:
     spec = parts["spec"]
     proj, inp = spec.projections[0], spec.inputs[0]
     post_spikes = float(parts["spikes"].num_spikes)
-    # The Poisson inputs are not monitored (a monitor would slow Brian2
-    # down), so their count is the expectation N * rate * T; its relative
-    # standard deviation is about 1e-3 at 100 s.
+    # The Poisson inputs are not monitored, because a monitor would slow
+    # Brian2 down. Their count is the expectation N * rate * T, whose
+    # relative standard deviation is about 1e-3 at 100 s.
     counts = {
         inp.name: np.full(inp.size, inp.rate * duration),
         spec.populations[0].name: np.array([post_spikes]),

@@ -157,6 +157,7 @@ class TorchBackend:
             raise BadInputError(
                 f"threads must be a positive integer or None, got {threads}"
             )
+        # NOTE: the CUDA path has not run on a GPU yet; its tests skip without one.
         self.device = resolve_device(device)
         self.dtype = dtype
         self.engine = engine

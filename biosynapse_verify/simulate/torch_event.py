@@ -136,10 +136,13 @@ class _PendingDepressions:
 
 @dataclass
 class _Membrane:
-    """One population's trajectory over a window, shapes (B, L, M)."""
+    """One population's trajectory over a window, shapes (B, L, M).
 
-    g_exc: torch.Tensor
-    g_inh: torch.Tensor
+    A conductance is None when no projection targets its receptor.
+    """
+
+    g_exc: torch.Tensor | None
+    g_inh: torch.Tensor | None
     v_after: torch.Tensor
     crossing: torch.Tensor
     valid_steps: torch.Tensor
