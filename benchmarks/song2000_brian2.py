@@ -46,7 +46,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import speed_runs  # noqa: E402
+import speed_runs
 
 # Medians of 3 trials of a quantity whose seed-to-seed spread is about 10 %
 # (rate) or 0.03 (fractions) stay well inside these bounds when the models
@@ -100,7 +100,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="SECONDS",
         help="also run both simulators on identical inputs for this long",
     )
-    parser.add_argument("--json", type=Path, help="write every run and the summary here")
+    parser.add_argument(
+        "--json", type=Path, help="write every run and the summary here"
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
 
     args = parser.parse_args(argv)
@@ -132,7 +134,7 @@ def run_child(job: dict[str, Any]) -> dict[str, Any]:
 def spawn(job: dict[str, Any]) -> dict[str, Any]:
     """Run one job in a child process and return its row."""
     command = [sys.executable, __file__, "--child", json.dumps(job)]
-    completed = subprocess.run(command, capture_output=True, text=True)
+    completed = subprocess.run(command, capture_output=True, text=True, check=False)
     if completed.returncode != 0:
         raise RuntimeError(
             f"benchmark child {job} failed with exit code {completed.returncode}:\n"
@@ -198,19 +200,19 @@ def agreement(
     }
     brian = {key: [row[key] for row in brian_rows] for key in pooled}
     result: dict[str, Any] = {}
-    for key in pooled:
-        torch_median = statistics.median(pooled[key])
+    for key, values in pooled.items():
+        torch_median = statistics.median(values)
         brian_median = statistics.median(brian[key])
         difference = abs(torch_median - brian_median)
         if key == "rate_Hz":
             within = difference <= RATE_RELATIVE_TOL * brian_median
         else:
             within = difference <= FRACTION_ABSOLUTE_TOL
-        spread = statistics.stdev(pooled[key]) if len(pooled[key]) > 1 else 0.0
+        spread = statistics.stdev(values) if len(values) > 1 else 0.0
         result[key] = {
             "torch_median": torch_median,
             "torch_seed_stdev": spread,
-            "torch_seeds": len(pooled[key]),
+            "torch_seeds": len(values),
             "brian2_median": brian_median,
             "brian2_trials": len(brian[key]),
             "agrees": within,
@@ -292,12 +294,12 @@ def check_environment(args: argparse.Namespace) -> None:
     except BadInputError as err:
         _fail(f"--device: {err}")
     # Only the children import Brian2, which replaces sys.excepthook on import.
-    if any(t != "none" for t in args.targets):
-        if importlib.util.find_spec("brian2") is None:
-            _fail(
-                "Brian2 is not installed; install it with 'pip install "
-                "brian2==2.9.0' or pass --targets none to run the torch backend only"
-            )
+    wants_brian2 = any(t != "none" for t in args.targets)
+    if wants_brian2 and importlib.util.find_spec("brian2") is None:
+        _fail(
+            "Brian2 is not installed; install it with 'pip install "
+            "brian2==2.9.0' or pass --targets none to run the torch backend only"
+        )
     if args.ei_duration > 0 and not speed_runs.EI_SPEC.exists():
         _fail(
             f"{speed_runs.EI_SPEC} not found; pass --ei-duration 0 to skip the "
@@ -335,7 +337,10 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(run_child(json.loads(args.child))))
         return
     check_environment(args)
-    report: dict[str, Any] = {"machine": machine_description(), "args": dict(vars(args))}
+    report: dict[str, Any] = {
+        "machine": machine_description(),
+        "args": dict(vars(args)),
+    }
     report["args"]["json"] = str(args.json) if args.json else None
     rows: dict[str, list[dict[str, Any]]] = {}
     started = time.perf_counter()
@@ -343,7 +348,10 @@ def main(argv: list[str] | None = None) -> None:
         for job in song_jobs(args, repeat):
             row = spawn(job)
             rows.setdefault(row["simulator"], []).append(row)
-            print(json.dumps({k: v for k, v in row.items() if "per_seed" not in k}), flush=True)
+            print(
+                json.dumps({k: v for k, v in row.items() if "per_seed" not in k}),
+                flush=True,
+            )
     summaries = {name: summarise(runs) for name, runs in rows.items()}
     print_table(
         f"song2000, {args.duration:g} s simulated, medians of {args.repeats} runs",
@@ -365,7 +373,11 @@ def main(argv: list[str] | None = None) -> None:
                 "engine": args.engine,
             }
             ei_rows.append(spawn(job))
-            print(json.dumps({k: v for k, v in ei_rows[-1].items() if "per_seed" not in k}))
+            print(
+                json.dumps(
+                    {k: v for k, v in ei_rows[-1].items() if "per_seed" not in k}
+                )
+            )
         ei_summary = summarise(ei_rows)
         print_table(
             f"ei_10k, {args.ei_duration:g} s simulated, medians of {args.ei_repeats} runs",
@@ -374,8 +386,12 @@ def main(argv: list[str] | None = None) -> None:
         report["ei_10k"] = {"runs": ei_rows, "summary": ei_summary}
 
     if args.model_check > 0:
-        check = spawn({"kind": "model-check", "duration": args.model_check, "seed": args.seed})
-        print(f"\nmodel check, identical inputs for {args.model_check:g} s: {json.dumps(check)}")
+        check = spawn(
+            {"kind": "model-check", "duration": args.model_check, "seed": args.seed}
+        )
+        print(
+            f"\nmodel check, identical inputs for {args.model_check:g} s: {json.dumps(check)}"
+        )
         report["model_check"] = check
 
     report["machine"]["load_average_at_end"] = os.getloadavg()

@@ -131,7 +131,10 @@ def run_torch(
     for name, rates in result.input_rates_measured.items():
         counts[name] = rates * result.duration
     row.update(
-        {f"events_{k}": v for k, v in synaptic_events(build_structure(spec), counts).items()}
+        {
+            f"events_{k}": v
+            for k, v in synaptic_events(build_structure(spec), counts).items()
+        }
     )
     first_pop = spec.populations[0].name
     per_seed_rate = result.spike_counts[first_pop].mean(axis=1) / result.duration
@@ -292,10 +295,15 @@ def run_brian2(duration: float, seed: int, target: str) -> dict[str, Any]:
         spec.populations[0].name: np.array([post_spikes]),
     }
     row.update(
-        {f"events_{k}": v for k, v in synaptic_events(build_structure(spec), counts).items()}
+        {
+            f"events_{k}": v
+            for k, v in synaptic_events(build_structure(spec), counts).items()
+        }
     )
     row["rate_Hz"] = post_spikes / duration
-    row["near_0"], row["near_max"] = weight_fractions(parts["synapses"].w[:], proj.w_max)
+    row["near_0"], row["near_max"] = weight_fractions(
+        parts["synapses"].w[:], proj.w_max
+    )
     return row
 
 
@@ -309,7 +317,6 @@ def run_model_check(duration: float, seed: int) -> dict[str, Any]:
     final weight difference.
     """
     import brian2 as b2
-
     import yaml
 
     from biosynapse_verify.simulate import get_backend
@@ -318,7 +325,7 @@ def run_model_check(duration: float, seed: int) -> dict[str, Any]:
     spec = load_spec(SONG_SPEC)
     inp, proj, pop = spec.inputs[0], spec.projections[0], spec.populations[0]
     dt = spec.simulation.dt
-    steps = int(round(duration / dt))
+    steps = round(duration / dt)
     rng = np.random.default_rng(seed)
     fired = rng.random((steps, inp.size)) < inp.rate * dt
     step_index, neuron_index = np.nonzero(fired)

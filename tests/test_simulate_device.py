@@ -19,9 +19,7 @@ SONG = Path(__file__).resolve().parents[1] / "networks" / "song2000.yaml"
 without_cuda = pytest.mark.skipif(
     torch.cuda.is_available(), reason="this machine has CUDA"
 )
-with_cuda = pytest.mark.skipif(
-    not torch.cuda.is_available(), reason="needs a CUDA GPU"
-)
+with_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
 
 @without_cuda

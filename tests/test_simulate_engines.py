@@ -181,7 +181,9 @@ def test_mixed_network_is_active(reference_run: object) -> None:
         assert change.max() > 0, name
 
 
-def test_event_engine_matches_reference(event_run: object, reference_run: object) -> None:
+def test_event_engine_matches_reference(
+    event_run: object, reference_run: object
+) -> None:
     assert_same_run(event_run, reference_run)
 
 
@@ -286,7 +288,9 @@ def test_auto_uses_clock_engine_for_busy_network() -> None:
     spec = busy_recurrent_network()
     backend = get_backend("torch")
     result = backend.run(spec)
-    steps_with_spikes = np.unique(np.rint(np.concatenate(result.spike_times["cells"][0]) / DT))
+    steps_with_spikes = np.unique(
+        np.rint(np.concatenate(result.spike_times["cells"][0]) / DT)
+    )
     assert steps_with_spikes.size > 0.5 * 600
     assert backend.engine_steps == {"clock": 600}
 
@@ -319,7 +323,11 @@ def busy_recurrent_network() -> object:
                     "probability": 0.2,
                     "weight": 0.05,
                     "w_max": 0.1,
-                    "plasticity": {"rule": "multiplicative", "a_plus": 0.001, "a_minus": 0.001},
+                    "plasticity": {
+                        "rule": "multiplicative",
+                        "a_plus": 0.001,
+                        "a_minus": 0.001,
+                    },
                 },
                 {
                     "name": "recurrent",
@@ -331,6 +339,11 @@ def busy_recurrent_network() -> object:
                     "w_max": 0.02,
                 },
             ],
-            "simulation": {"dt": DT, "duration": 0.06, "seeds": [1], "record_interval": 0.02},
+            "simulation": {
+                "dt": DT,
+                "duration": 0.06,
+                "seeds": [1],
+                "record_interval": 0.02,
+            },
         }
     )

@@ -346,7 +346,9 @@ class EngineSchedule:
             self.current = "clock"
         elif self.current == "clock" and fraction < self.TO_EVENT:
             self.current = "event"
-        logger.debug("busy fraction %.3f: next segment on the %s engine", fraction, self.current)
+        logger.debug(
+            "busy fraction %.3f: next segment on the %s engine", fraction, self.current
+        )
 
 
 def resolve_device(device: str | torch.device) -> torch.device:

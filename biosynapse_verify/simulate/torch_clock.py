@@ -32,7 +32,6 @@ from biosynapse_verify.simulate.torch_network import (
 __all__ = ["ClockEngine"]
 
 
-
 class _StepSchedule:
     """A chunk's input spikes in ``[start, stop)``, grouped by step."""
 
@@ -85,7 +84,9 @@ class ClockEngine:
         self.busy_steps = torch.zeros_like(busy)
         return busy
 
-    def run_segment(self, events: dict[str, ChunkEvents], start: int, stop: int) -> None:
+    def run_segment(
+        self, events: dict[str, ChunkEvents], start: int, stop: int
+    ) -> None:
         """Simulate steps ``[start, stop)`` of a chunk whose spikes are ``events``."""
         schedules = {
             name: _StepSchedule(chunk, start, stop) for name, chunk in events.items()
@@ -113,7 +114,9 @@ class ClockEngine:
         self._decay()
         transmitted = {}
         for proj in network.projections.values():
-            spikes = arrivals[proj.source] if proj.source_is_input else previous[proj.source]
+            spikes = (
+                arrivals[proj.source] if proj.source_is_input else previous[proj.source]
+            )
             if spikes is None:
                 continue
             synapses = outgoing_synapses(proj, *spikes)
@@ -200,7 +203,9 @@ def _integrate(pop: PopulationState, uses_exc: bool, uses_inh: bool) -> torch.Te
     return spiking
 
 
-def _conductance_step(pop: PopulationState, uses_exc: bool, uses_inh: bool) -> torch.Tensor:
+def _conductance_step(
+    pop: PopulationState, uses_exc: bool, uses_inh: bool
+) -> torch.Tensor:
     """Return ``v_inf + (v - v_inf) exp(-dt (1 + g_exc + g_inh) / tau_m)``."""
     # At least one argument stays a tensor, so the coefficients are tensors.
     g_exc = pop.g_exc if uses_exc or not uses_inh else 0.0

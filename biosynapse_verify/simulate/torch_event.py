@@ -223,7 +223,9 @@ class EventEngine:
         return busy
 
     # ---------------------------------------------------------------- segment
-    def run_segment(self, events: dict[str, ChunkEvents], start: int, stop: int) -> None:
+    def run_segment(
+        self, events: dict[str, ChunkEvents], start: int, stop: int
+    ) -> None:
         """Simulate steps ``[start, stop)``, pausing at every record step.
 
         ``events`` contains each input's spikes of a chunk that contains the

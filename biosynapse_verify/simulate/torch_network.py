@@ -21,15 +21,15 @@ from biosynapse_verify.spec.structure import ProjectionStructure
 
 __all__ = [
     "Network",
-    "Spikes",
-    "apply_stdp",
-    "incoming_synapses",
-    "outgoing_synapses",
     "PopulationState",
     "ProjectionState",
+    "Spikes",
     "StdpRule",
+    "apply_stdp",
     "expand_rows",
+    "incoming_synapses",
     "initial_potential",
+    "outgoing_synapses",
     "synapses_from",
 ]
 
@@ -68,7 +68,7 @@ class PopulationState:
         self.name = spec.name
         self.size = spec.size
         self.dt = dt
-        self.refractory_steps = int(round(spec.refractory / dt))
+        self.refractory_steps = round(spec.refractory / dt)
         self.decay_exc = math.exp(-dt / spec.tau_syn_exc)
         self.decay_inh = math.exp(-dt / spec.tau_syn_inh)
         self.conductance_based = spec.synapse == "conductance"

@@ -46,7 +46,9 @@ class ReferenceEngine:
         self.busy_steps = torch.zeros_like(busy)
         return busy
 
-    def run_segment(self, events: dict[str, ChunkEvents], start: int, stop: int) -> None:
+    def run_segment(
+        self, events: dict[str, ChunkEvents], start: int, stop: int
+    ) -> None:
         """Simulate steps ``[start, stop)`` of a chunk whose spikes are ``events``."""
         dense = {}
         batch = self.busy_steps.numel()
