@@ -198,4 +198,4 @@ def test_example_runs_with_simulation(tmp_path: Path) -> None:
         completed.stdout[-3000:] + completed.stderr[-2000:]
     )
     (report,) = tmp_path.glob("stdp_feedforward-*/certificate.json")
-    assert_certified(report, min_beta=1.0)
+    assert_certified(report, min_beta=0.05)

@@ -30,7 +30,7 @@ from biosynapse_verify.simulate import get_backend
 from biosynapse_verify.simulate.torch_network import StdpRule
 from biosynapse_verify.spec import parse_spec
 from biosynapse_verify.spec.schema import Plasticity
-from biosynapse_verify.testing.meanfield import checked_matrix
+from biosynapse_verify.testing.meanfield import check_candidate
 
 MAX_N = 10
 # Hurwitz matrices keep every real part at or below -4 * MIN_RELATIVE_MARGIN
@@ -132,23 +132,16 @@ def exact_similarities(draw: st.DrawFn, n: int) -> tuple[np.ndarray, np.ndarray]
     return T, T_inverse
 
 
-def dense_or_sparse_P(candidate: object) -> np.ndarray:
-    """Return the candidate's P as the checker takes it, densified if sparse."""
-    P = checked_matrix(candidate)
-    return P.toarray() if hasattr(P, "toarray") else P
-
-
 def verdict(A: np.ndarray) -> str:
     """Search and check: certified, refuted or inconclusive.
 
-    A factored P (two time scales) is expanded before the check, because
-    the checker takes P itself, not its factors.
+    A factored P (two time scales) is checked with its shear N and its
+    claimed decay rate, as the pipeline does.
     """
     search = search_certificate(A)
     if search.candidate is not None:
         c = search.candidate
-        valid = check_lyapunov(A, dense_or_sparse_P(c), c.beta).valid
-        return "certified" if valid else "inconclusive"
+        return "certified" if check_candidate(A, c).valid else "inconclusive"
     chetaev = search.instability.chetaev if search.instability else None
     if chetaev is not None:
         result = check_instability(A, chetaev.P, chetaev.gamma, chetaev.witness)
@@ -162,8 +155,7 @@ def verdict(A: np.ndarray) -> str:
 def test_hurwitz_matrix_is_certified(A: np.ndarray) -> None:
     search = search_certificate(A)
     assert search.candidate is not None, search.reason()
-    candidate = search.candidate
-    result = check_lyapunov(A, dense_or_sparse_P(candidate), candidate.beta)
+    result = check_candidate(A, search.candidate)
     assert result.valid, result.reason
     assert result.margin > 0
 
@@ -174,7 +166,7 @@ def test_unstable_matrix_never_certified_by_search(A: np.ndarray) -> None:
     search = search_certificate(A)
     if search.candidate is not None:
         c = search.candidate
-        assert not check_lyapunov(A, dense_or_sparse_P(c), c.beta).valid
+        assert not check_candidate(A, c).valid
     assert verdict(A) != "certified"
 
 
@@ -241,17 +233,22 @@ def test_verdict_survives_orthogonal_similarity(A: np.ndarray, seed: int) -> Non
 @PROPERTY_SETTINGS
 @given(A=hurwitz_matrices(), power=st.integers(0, 30))
 def test_check_invariant_under_scaling_P(A: np.ndarray, power: int) -> None:
-    # Scaling P and beta by 2**power scales M = -(A^T P + P A) - 2 beta I
-    # exactly, and keeps lambda_min(P) >= 1.
+    # Scaling P (or the middle factor W of a factored P) and beta by 2**power
+    # scales M = -(A^T P + P A) - 2 beta I exactly and keeps lambda_min(P) >= 1;
+    # a claimed decay rate gamma does not change with the scale.
     candidate = search_certificate(A).candidate
     assert candidate is not None
-    P = dense_or_sparse_P(candidate)
+    extra = {
+        "transform": candidate.transform,
+        "rate": candidate.decay_rate or 0.0,
+    }
     scale = 2.0**power
-    original = check_lyapunov(A, P, candidate.beta)
-    scaled = check_lyapunov(A, P * scale, candidate.beta * scale)
-    assert original.valid
-    assert scaled.valid
-    too_large = check_lyapunov(A, P * scale, 4.0 * candidate.beta * scale + 1.0)
+    P = candidate.P * scale
+    original = check_lyapunov(A, candidate.P, candidate.beta, **extra)
+    scaled = check_lyapunov(A, P, candidate.beta * scale, **extra)
+    too_large = check_lyapunov(A, P, 4.0 * candidate.beta * scale + 1.0, **extra)
+    assert original.valid, original.reason
+    assert scaled.valid, scaled.reason
     assert not too_large.valid
 
 

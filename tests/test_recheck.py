@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from biosynapse_verify.certify import Candidate
 from biosynapse_verify.check import check_lyapunov
 from biosynapse_verify.cli import main
 from biosynapse_verify.dynamics.meanfield import MeanFieldModel
@@ -75,16 +76,29 @@ def save(path: Path, record: dict) -> None:
 
 
 def store_array(path: Path, name: str, array: object) -> None:
-    """Replace one array file and its recorded SHA-256, as a careful forger would."""
+    """Write one array file and record its SHA-256, shape, dtype and layout.
+
+    This is what a careful forger would do, so the re-check must catch the
+    change by other means.
+    """
     buffer = io.BytesIO()
     if sp.issparse(array):
-        sp.save_npz(buffer, sp.csr_matrix(array), compressed=True)
+        array = sp.csr_matrix(array)
+        sp.save_npz(buffer, array, compressed=True)
+        layout = "sparse csr"
     else:
         np.savez_compressed(buffer, **{name: array})
+        layout = "dense"
     data = buffer.getvalue()
     (path.parent / f"{name}.npz").write_bytes(data)
     record = load(path)
-    record["arrays"][name]["sha256"] = hashlib.sha256(data).hexdigest()
+    record["arrays"][name] = {
+        "file": f"{name}.npz",
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "shape": list(array.shape),
+        "dtype": str(array.dtype),
+        "layout": layout,
+    }
     save(path, record)
 
 
@@ -214,6 +228,59 @@ def test_one_ulp_in_tight_P_breaks_definiteness(
     step, reason = rejected_at(path)
     assert step == "rigorous check"
     assert "M = -(A^T P + P A) - 2 beta I is false" in reason
+
+
+def _factored_certificate(certified: Path, tmp_path: Path, shear: float) -> Path:
+    """Restate the certified P as a factored one, P' = (I + N)^T P (I + N).
+
+    N has one entry, ``shear``, in the row of the rate (fast) and the column
+    of the first weight (slow), as the two-time-scale strategy builds it.
+    The search records the hash of P and N, so the record is the search's.
+    """
+    path = copy_of(certified, tmp_path)
+    section = load(path)["certificate"]
+    W = sp.csr_array(np.load(path.parent / "P.npz")["P"])
+    N = sp.csr_array(([shear], ([0], [1])), shape=W.shape)
+    candidate = Candidate(
+        strategy="two_time_scale",
+        P=W,
+        beta=section["beta"],
+        beta_float=section["beta_float"],
+        rounding_budget=section["rounding_budget"],
+        lambda_min_P=section["lambda_min_P"],
+        lambda_max_P=section["lambda_max_P"],
+        alpha=section["alpha"],
+        normalisation_divisor=section["normalisation_divisor"],
+        transform=N,
+    )
+    store_array(path, "P", W)
+    store_array(path, "P_transform", N)
+    record = load(path)
+    record["certificate"] = candidate.to_dict()
+    save(path, record)
+    return path
+
+
+def test_factored_certificate_rechecks(certified: Path, tmp_path: Path) -> None:
+    path = _factored_certificate(certified, tmp_path, shear=1e-9)
+    assert load(path)["certificate"]["P_storage"] == "factored"
+    result = recheck_certificate(path)
+    assert result.valid, result.reason
+
+
+def test_one_ulp_in_shear_is_rejected(certified: Path, tmp_path: Path) -> None:
+    path = _factored_certificate(certified, tmp_path, shear=1e-9)
+    N = sp.csr_matrix(([np.nextafter(1e-9, 1.0)], ([0], [1])), shape=(11, 11))
+    store_array(path, "P_transform", N)
+    step, reason = rejected_at(path)
+    assert step == "stored P"
+    assert "certificate.P_sha256" in reason
+
+
+def test_large_shear_fails_the_check(certified: Path, tmp_path: Path) -> None:
+    path = _factored_certificate(certified, tmp_path, shear=1e3)
+    step, _ = rejected_at(path)
+    assert step == "rigorous check"
 
 
 def test_changed_spec_parameter_is_rejected(certified: Path, tmp_path: Path) -> None:

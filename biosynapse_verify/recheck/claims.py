@@ -2,7 +2,9 @@
 
 A "certified" certificate claims that the stored (P, beta) is a Lyapunov
 certificate; :func:`check_stability_claim` passes them to
-:func:`biosynapse_verify.check.check_lyapunov`. A "refuted" certificate claims
+:func:`biosynapse_verify.check.check_lyapunov`, with the shear N
+(``P_transform.npz``) of a factored P = (I + N)^T W (I + N) and the claimed
+decay rate gamma (``certificate.decay_rate``) when the certificate has them. A "refuted" certificate claims
 instability; :func:`check_instability_claim` passes the stored Chetaev
 matrix, gamma and witness to :func:`biosynapse_verify.check.check_instability`.
 P is read from ``P.npz`` and must equal the copy in the JSON, bit for bit,
@@ -37,6 +39,8 @@ CHECK_STEP = "rigorous check"
 CERTIFICATE_STEP = "stored P"
 CHETAEV_ARRAY = "P_chetaev"
 """Array name under which a refutation must store its Chetaev matrix."""
+TRANSFORM_ARRAY = "P_transform"
+"""Array name of the shear N of a factored P = (I + N)^T W (I + N)."""
 
 
 def _require_float64(dtype: np.dtype, name: str) -> None:
@@ -46,35 +50,69 @@ def _require_float64(dtype: np.dtype, name: str) -> None:
         )
 
 
-def _values_sha256(P: np.ndarray | sp.spmatrix) -> str:
+def _values_sha256(P: np.ndarray | sp.spmatrix, transform: Any = None) -> str:
     """Return the SHA-256 that the certificate records for P (``P_sha256``).
 
-    A dense or diagonal P is hashed as its float64 bytes in C order; a sparse
-    P as the int64 ``indptr`` and ``indices`` and the float64 ``data`` of its
-    CSR form with sorted indices.
+    A dense or diagonal P is hashed as its float64 bytes in C order. A sparse
+    P, followed by the shear N of a factored P, is hashed as the int64
+    ``indptr`` and ``indices`` and the float64 ``data`` of each CSR form with
+    sorted indices.
     """
     if not sp.issparse(P):
         return hashlib.sha256(
             np.ascontiguousarray(P, dtype="<f8").tobytes()
         ).hexdigest()
-    csr = sp.csr_array(P, copy=True)
-    csr.sort_indices()
     digest = hashlib.sha256()
-    digest.update(csr.indptr.astype("<i8").tobytes())
-    digest.update(csr.indices.astype("<i8").tobytes())
-    digest.update(csr.data.astype("<f8").tobytes())
+    for matrix in (P, transform):
+        if matrix is None:
+            continue
+        csr = sp.csr_array(matrix, copy=True)
+        csr.sort_indices()
+        digest.update(csr.indptr.astype("<i8").tobytes())
+        digest.update(csr.indices.astype("<i8").tobytes())
+        digest.update(csr.data.astype("<f8").tobytes())
     return digest.hexdigest()
 
 
-def _stored_P(bundle: CertificateBundle, n: int) -> np.ndarray | sp.csr_array:
-    """Return P from P.npz after matching it with the certificate's own record of P."""
-    section = bundle.record["certificate"]
-    if section.get("P_storage") == "factored":
-        raise UnreadableCertificateError(
-            f"{bundle.path}: certificate.P_storage is 'factored' (P = (I + N)^T W (I + N)); "
-            "re-checking a factored P is not implemented, because the rigorous "
-            "checker has no test for that form yet"
+def _stored_transform(bundle: CertificateBundle, n: int) -> sp.csr_array | None:
+    """Return the shear N of a factored P, or None when P is not factored."""
+    factored = bundle.record["certificate"].get("P_storage") == "factored"
+    if not factored and TRANSFORM_ARRAY not in bundle.arrays:
+        return None
+    stored = bundle.array(
+        TRANSFORM_ARRAY, "as the shear N of the factored P = (I + N)^T W (I + N)"
+    )
+    transform = sp.csr_array(stored if sp.issparse(stored) else np.asarray(stored))
+    _require_float64(transform.dtype, TRANSFORM_ARRAY)
+    if transform.shape != (n, n):
+        raise RecheckRejection(
+            CERTIFICATE_STEP,
+            f"{TRANSFORM_ARRAY} has shape {transform.shape}; expected ({n}, {n})",
         )
+    return transform
+
+
+def _optional_rate(bundle: CertificateBundle) -> float:
+    """Return the claimed decay rate gamma (``certificate.decay_rate``), 0 if none."""
+    rate = bundle.record["certificate"].get("decay_rate")
+    if rate is None:
+        return 0.0
+    if isinstance(rate, bool) or not isinstance(rate, (int, float)):
+        raise UnreadableCertificateError(
+            f"{bundle.path}: certificate.decay_rate must be a number or null, "
+            f"got {rate!r}"
+        )
+    return float(rate)
+
+
+def _stored_P(
+    bundle: CertificateBundle, n: int, transform: sp.csr_array | None
+) -> np.ndarray | sp.csr_array:
+    """Return P from P.npz after matching it with the certificate's record of P.
+
+    For a factored certificate P.npz holds the middle factor W.
+    """
+    section = bundle.record["certificate"]
     P = bundle.array("P", "as the Lyapunov matrix")
     P = sp.csr_array(P) if sp.issparse(P) else np.asarray(P)
     _require_float64(P.dtype, "P")
@@ -86,7 +124,7 @@ def _stored_P(bundle: CertificateBundle, n: int) -> np.ndarray | sp.csr_array:
         )
     recorded_digest = section.get("P_sha256")
     if recorded_digest is not None:
-        digest = _values_sha256(P)
+        digest = _values_sha256(P, transform)
         if digest != recorded_digest:
             raise RecheckRejection(
                 CERTIFICATE_STEP,
@@ -143,9 +181,13 @@ def check_stability_claim(
         If beta or P is missing.
     """
     beta = _number(bundle, "certificate.beta")
-    P = _stored_P(bundle, A.shape[0])
+    transform = _stored_transform(bundle, A.shape[0])
+    P = _stored_P(bundle, A.shape[0], transform)
+    rate = _optional_rate(bundle)
     logger.info("re-checking the stability claim with beta = %.6g", beta)
-    return _run(check_lyapunov, A, P, beta, method=method)
+    return _run(
+        check_lyapunov, A, P, beta, method=method, transform=transform, rate=rate
+    )
 
 
 def check_instability_claim(

@@ -16,7 +16,6 @@ not about the spiking network: no simulation is run.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import platform
 from collections.abc import Mapping
@@ -43,7 +42,7 @@ from biosynapse_verify.spec.loader import spec_hash
 from biosynapse_verify.spec.schema import NetworkSpec
 from biosynapse_verify.spec.structure import build_structure
 
-__all__ = ["MeanFieldOutcome", "certify_mean_field", "checked_matrix"]
+__all__ = ["MeanFieldOutcome", "certify_mean_field", "check_candidate"]
 
 logger = logging.getLogger(__name__)
 
@@ -163,17 +162,15 @@ def _validity_problem(eq: Equilibrium) -> str:
     return ""
 
 
-def checked_matrix(candidate: Any) -> np.ndarray | sp.csr_array:
-    """Return the P of a search candidate in the form the checker takes.
-
-    A factored candidate (P = (I + N)^T W (I + N), stored as W and N) is
-    expanded to the dense matrix, symmetrised as (D + D^T) / 2 so that it is
-    exactly symmetric; every other P is returned as it is.
-    """
-    if getattr(candidate, "transform", None) is None:
-        return candidate.P
-    dense = candidate.dense_P()
-    return (dense + dense.T) / 2.0
+def check_candidate(A: sp.csr_matrix, candidate: Any) -> CheckResult:
+    """Check a search candidate rigorously, with its shear and decay rate if any."""
+    return check_lyapunov(
+        A,
+        candidate.P,
+        candidate.beta,
+        transform=getattr(candidate, "transform", None),
+        rate=getattr(candidate, "decay_rate", None) or 0.0,
+    )
 
 
 def _search_and_check(A: sp.csr_matrix) -> tuple[Any, CheckResult | None]:
@@ -183,7 +180,7 @@ def _search_and_check(A: sp.csr_matrix) -> tuple[Any, CheckResult | None]:
     search = search_certificate(A)
     if search.candidate is not None:
         c = search.candidate
-        return search, check_lyapunov(A, checked_matrix(c), c.beta)
+        return search, check_candidate(A, c)
     chetaev = _chetaev(search)
     if chetaev is not None:
         return search, check_instability(A, chetaev.P, chetaev.gamma, chetaev.witness)
@@ -362,23 +359,10 @@ def _record(
         record["ladder"] = _finite_or_none(search.to_dict())
         record["check"] = None if outcome.check is None else outcome.check.to_dict()
         if search.candidate is not None:
-            record["certificate"] = _certificate_section(search.candidate)
+            record["certificate"] = search.candidate.to_dict()
         if search.instability is not None:
             record["refutation"] = _finite_or_none(search.instability.to_dict())
     return record
-
-
-def _certificate_section(candidate: Any) -> dict[str, Any]:
-    """Return the candidate's record, describing the P that was checked and stored."""
-    section = candidate.to_dict()
-    if getattr(candidate, "transform", None) is not None:
-        P = checked_matrix(candidate)
-        section["P_storage"] = "dense"
-        section["P_expanded_from"] = "factored: P = (I + N)^T W (I + N), symmetrised"
-        section["P_sha256"] = hashlib.sha256(
-            np.ascontiguousarray(P).tobytes()
-        ).hexdigest()
-    return section
 
 
 def _finite_or_none(value: Any) -> Any:
@@ -405,8 +389,13 @@ def _write(out_dir: Path, outcome: MeanFieldOutcome) -> Path:
     if outcome.A is not None:
         arrays["A"] = sp.csr_matrix(outcome.A)
         if outcome.search.candidate is not None:
-            P = checked_matrix(outcome.search.candidate)
+            candidate = outcome.search.candidate
+            # As the pipeline stores them: a structured P as its sparse middle
+            # factor W, plus the shear N of a factored P.
+            P = candidate.P
             arrays["P"] = sp.csr_matrix(P) if sp.issparse(P) else np.asarray(P)
+            if getattr(candidate, "transform", None) is not None:
+                arrays["P_transform"] = sp.csr_matrix(candidate.transform)
         chetaev = _chetaev(outcome.search)
         if chetaev is not None:
             arrays["P_chetaev"] = np.asarray(chetaev.P)
