@@ -382,9 +382,16 @@ def _section_view(key: str, certificate: dict[str, Any]) -> dict[str, Any]:
 
 
 def _numeric_bound_row(section: dict[str, Any]) -> list[tuple[str, str]]:
-    """Return the bound with kappa and alpha filled in, when both are numbers."""
+    """Return the bound with kappa and the proven rate filled in, when both are numbers.
+
+    The rate is the checked decay rate gamma of a structured certificate
+    when it has one (-(A^T P + P A) >= 2 gamma P gives exp(-gamma t)), else
+    alpha = beta / lambda_max(P).
+    """
     kappa = section.get("kappa", section.get("condition_number_P"))
-    alpha = section.get("alpha", section.get("decay_rate"))
+    alpha = section.get("decay_rate")
+    if not isinstance(alpha, (int, float)) or isinstance(alpha, bool):
+        alpha = section.get("alpha")
     numbers = (kappa, alpha)
     if not all(
         isinstance(x, (int, float)) and not isinstance(x, bool) for x in numbers
