@@ -260,6 +260,15 @@ def _jacobian_of(judged: Equilibrium, model: MeanFieldModel) -> sp.csr_matrix:
     return jac[index][:, index].tocsr()
 
 
+def _state_structure(model: MeanFieldModel) -> object:
+    """Return the StateStructure of the model: fast rates, one block per neuron."""
+    from biosynapse_verify.certify import network_structure
+
+    posts = [b.target_offset + b.structure.post for b in model.plastic_blocks()]
+    weight_post = np.concatenate(posts) if posts else np.zeros(0, dtype=np.int64)
+    return network_structure(model.n_rates, weight_post)
+
+
 def _spectrum(jac: sp.csr_matrix) -> np.ndarray:
     if jac.shape[0] <= DENSE_SPECTRUM_MAX:
         return np.linalg.eigvals(jac.toarray())
@@ -289,7 +298,8 @@ def _analyse(
     with _timed(timings, "spectrum"):
         eigenvalues = _spectrum(jac)
     with _timed(timings, "search"):
-        search = search_certificate(jac)
+        structure = _state_structure(model).restricted(np.flatnonzero(judged.free))
+        search = search_certificate(jac, structure=structure)
     progress("certify", 0.5)
     analysis = {"A": jac, "eigenvalues": eigenvalues, "search": search, "check": None}
     with _timed(timings, "check"):
