@@ -53,6 +53,12 @@ eigenvalue.
 """
 
 
+def has_time_scales(A: JacobianMatrix) -> bool:
+    """Whether A's state structure (given or inferred) has fast and slow parts."""
+    structure, _ = A.state_structure()
+    return structure is not None and structure.fast.any() and not structure.fast.all()
+
+
 def preferred_candidate(attempts: Sequence[Attempt]) -> Candidate | None:
     """Return the candidate with the largest certified decay rate of x^T P x.
 
@@ -160,16 +166,12 @@ class Ladder:
         """Try the strategies on A and return one Attempt per strategy tried.
 
         With ``options.stop_at_first`` the ladder stops at the first
-        candidate; otherwise every strategy runs. One exception: when the
-        state has two time scales and the first candidate comes from a
-        strategy that ignores them, the time-scale-aware strategies are
-        tried as well (see :func:`preferred_candidate`).
+        candidate; otherwise every strategy runs. The order is
+        :meth:`order`.
         """
         jacobian = as_jacobian(A)
         attempts: list[Attempt] = []
-        for strategy in self.strategies:
-            if self._skip(attempts, strategy, jacobian):
-                continue
+        for strategy in self.order(jacobian):
             attempt = self._attempt(strategy, jacobian)
             attempts.append(attempt)
             logger.info(
@@ -180,20 +182,27 @@ class Ladder:
                 attempt.seconds,
                 f" ({attempt.reason})" if attempt.reason else "",
             )
+            if attempt.succeeded and self.options.stop_at_first:
+                break
         return attempts
 
-    def _skip(
-        self, attempts: list[Attempt], strategy: Strategy, A: JacobianMatrix
-    ) -> bool:
-        """Whether ``strategy`` is left out because a candidate already exists."""
-        if not self.options.stop_at_first or not any(a.succeeded for a in attempts):
-            return False
-        if not self.options.prefer_time_scales or strategy.name not in TIME_SCALE_AWARE:
-            return True
-        if any(a.succeeded and a.strategy in TIME_SCALE_AWARE for a in attempts):
-            return True
-        structure, _ = A.state_structure()
-        return structure is None or structure.fast.all() or not structure.fast.any()
+    def order(self, A: JacobianMatrix) -> list[Strategy]:
+        """Return the strategies in the order they run on A.
+
+        The given order, except that on a state with two time scales (and
+        ``options.prefer_time_scales``) the time-scale-aware strategies move
+        up to just after ``identity``: a P that ignores the split must be
+        ill-conditioned by about the ratio of the time scales, so its
+        certified decay rate is far below the slowest eigenvalue, and on
+        large networks the two-time-scale search is also the cheaper one.
+        """
+        if not self.options.prefer_time_scales or not has_time_scales(A):
+            return list(self.strategies)
+        aware = [s for s in self.strategies if s.name in TIME_SCALE_AWARE]
+        others = [s for s in self.strategies if s.name not in TIME_SCALE_AWARE]
+        head = [s for s in others if s.name == "identity"]
+        tail = [s for s in others if s.name != "identity"]
+        return head + aware + tail
 
     def _attempt(self, strategy: Strategy, A: JacobianMatrix) -> Attempt:
         start = time.perf_counter()
@@ -230,6 +239,8 @@ class SearchOutcome:
     options : SearchOptions
     tolerances : dict
         The named tolerances of the search, for the certificate's record.
+    order : list of str
+        The ladder order used on this A (see :meth:`Ladder.order`).
     """
 
     n: int
@@ -238,6 +249,7 @@ class SearchOutcome:
     instability: InstabilityEvidence | None
     options: SearchOptions
     tolerances: dict
+    order: list[str] = field(default_factory=list)
 
     @property
     def status(self) -> str:
@@ -291,6 +303,12 @@ class SearchOutcome:
             else self.instability.to_dict(),
             "options": self.options.to_dict(),
             "tolerances": self.tolerances,
+            "order": list(self.order),
+            "not_run": [
+                name
+                for name in self.order
+                if name not in {attempt.strategy for attempt in self.attempts}
+            ],
         }
 
 
@@ -312,7 +330,7 @@ def search_certificate(
     options : SearchOptions, optional
     structure : StateStructure, optional
         Fast/slow split and block partition of the state, for the block
-        strategies; inferred from A when not given.
+        strategies and the ladder order; inferred from A when not given.
 
     Returns
     -------
@@ -330,7 +348,8 @@ def search_certificate(
                 "restrict it to the free coordinates first."
             )
         jacobian.structure = structure
-    attempts = Ladder(strategies, options).run(jacobian)
+    ladder = Ladder(strategies, options)
+    attempts = ladder.run(jacobian)
     candidate = preferred_candidate(attempts)
 
     instability = None
@@ -347,4 +366,5 @@ def search_certificate(
             "lyapunov_residual_tol": LYAPUNOV_RESIDUAL_TOL,
             "sparse_eig_rtol": SPARSE_EIG_RTOL,
         },
+        order=[strategy.name for strategy in ladder.order(jacobian)],
     )

@@ -75,9 +75,8 @@ class SearchOptions:
         Stop the ladder at the first strategy that yields a candidate. With
         False every applicable strategy runs (useful for benchmarks).
     prefer_time_scales : bool
-        When the state has two time scales, also run the time-scale-aware
-        strategy after a cheaper candidate, and keep the candidate with the
-        larger certified decay rate.
+        When the state has two time scales, run the time-scale-aware
+        strategies right after ``identity`` (see :meth:`Ladder.order`).
     find_instability : bool
         Look for evidence of instability when no candidate is found.
     n_modes : int

@@ -90,6 +90,7 @@ class FactoredP:
     coarse: np.ndarray
     N: sp.csr_array | None = None
     details: dict = field(default_factory=dict)
+    bounds: CouplingBounds | None = field(default=None, compare=False, repr=False)
 
     @property
     def n(self) -> int:
@@ -101,6 +102,10 @@ class FactoredP:
         return FactoredP(
             sp.csr_array(self.W * factor), self.fine, self.coarse, self.N, self.details
         )
+
+    def with_bounds(self, bounds: CouplingBounds) -> FactoredP:
+        """Return this P with its comparison data attached, to spare recomputing it."""
+        return FactoredP(self.W, self.fine, self.coarse, self.N, self.details, bounds)
 
     def reweighted(self, weights: np.ndarray) -> FactoredP:
         """Return W with fine group g multiplied by ``weights[g]``.
@@ -187,6 +192,39 @@ class CouplingBounds:
             lambda_max_P=self.lambda_max_P * factor,
         )
 
+    @classmethod
+    def combined(cls, first: CouplingBounds, second: CouplingBounds) -> CouplingBounds:
+        """Return the bounds for A = A1 + A2 from those of A1 and A2 (same P).
+
+        Decays add where each group's form is a scalar or comes from one part
+        only, as for the fast and slow rows of a two-time-scale split, and the
+        couplings add by the triangle inequality.
+        """
+        return cls(
+            decay=first.decay + second.decay,
+            coupling=sp.csr_array(first.coupling + second.coupling),
+            w_max=first.w_max,
+            shear_comparison=first.shear_comparison,
+            lambda_min_P=first.lambda_min_P,
+            lambda_max_P=first.lambda_max_P,
+        )
+
+    def reweighted(self, weights: np.ndarray, P: FactoredP) -> CouplingBounds:
+        """Return the bounds after W's group g is scaled by ``weights[g]``.
+
+        ``P`` is the reweighted certificate, whose block eigenvalues are
+        recomputed; everything else scales row by row.
+        """
+        low, high = _p_extremes(P)
+        return CouplingBounds(
+            decay=self.decay * weights,
+            coupling=sp.csr_array(sp.diags_array(weights) @ self.coupling),
+            w_max=self.w_max * weights,
+            shear_comparison=self.shear_comparison,
+            lambda_min_P=low,
+            lambda_max_P=high,
+        )
+
     def comparison(self, beta: float = 0.0, rate: float = 0.0) -> sp.csr_array:
         """Return the symmetric comparison matrix of X~ for margins beta and rate."""
         diagonal = self.decay - 2.0 * rate * self.w_max
@@ -194,46 +232,105 @@ class CouplingBounds:
         C = sp.diags_array(diagonal) - off - 2.0 * beta * self.shear_comparison
         return sp.csr_array(C)
 
-    def lower_bound(self, beta: float = 0.0, rate: float = 0.0) -> float:
-        """Return a floating-point lower bound of lambda_min(X~)."""
-        bound, _ = symmetric_lower_bound(self.comparison(beta, rate))
-        return bound
+    def lower_bound(
+        self, beta: float = 0.0, rate: float = 0.0, vector: np.ndarray | None = None
+    ) -> tuple[float, np.ndarray]:
+        """Return a floating-point lower bound of lambda_min(X~) and its test vector.
+
+        With ``vector`` given, the bound min_g (C v)_g / v_g uses it instead
+        of searching for the eigenvector again.
+        """
+        C = self.comparison(beta, rate)
+        if vector is None:
+            return symmetric_lower_bound(C)
+        return float(np.min((C @ vector) / vector)), vector
 
     @property
     def shear_norm(self) -> float:
         """Upper bound of lambda_max(G): the largest row sum of its comparison."""
         return float(abs(self.shear_comparison).sum(axis=1).max())
 
-    def rate_bound(self) -> float:
+    def rate_bound(self) -> tuple[float, np.ndarray]:
         """Return the largest rate gamma with comparison(0, gamma) shown definite.
 
-        gamma = lambda_min(K^-1/2 C K^-1/2) / 2 with K = diag(w_max).
+        gamma = lambda_min(K^-1/2 C K^-1/2) / 2 with K = diag(w_max); the
+        returned vector K^-1/2 y (y the test vector of the scaled matrix)
+        nearly spans the null space of C - 2 gamma K, so it also serves as
+        the test vector for claims just below gamma.
         """
-        scale = sp.diags_array(1.0 / np.sqrt(self.w_max))
-        scaled = sp.csr_array(scale @ self.comparison() @ scale)
-        bound, _ = symmetric_lower_bound(scaled)
-        return 0.5 * bound
+        scale = 1.0 / np.sqrt(self.w_max)
+        scaled = sp.csr_array(sp.diags_array(scale) @ self.comparison() @ sp.diags_array(scale))
+        bound, vector = symmetric_lower_bound(scaled)
+        return 0.5 * bound, vector * scale
 
 
-def coupling_bounds(A: JacobianMatrix, P: FactoredP) -> CouplingBounds:
+@dataclass(frozen=True)
+class BlockSplit:
+    """A matrix split into its part inside the coarse blocks and the rest.
+
+    Attributes
+    ----------
+    inside : csr_array, shape (n, n)
+        Entries whose row and column lie in the same coarse block.
+    outside : csr_array, shape (n, n)
+        Entries that couple two coarse blocks.
+    """
+
+    inside: sp.csr_array
+    outside: sp.csr_array
+
+    @classmethod
+    def of(cls, A: sp.csr_array, coarse: np.ndarray) -> BlockSplit:
+        """Split ``A`` by the coarse block labels."""
+        coo = sp.coo_array(A)
+        same = coarse[coo.row] == coarse[coo.col]
+        shape = A.shape
+        inside = sp.csr_array((coo.data[same], (coo.row[same], coo.col[same])), shape=shape)
+        outside = sp.csr_array(
+            (coo.data[~same], (coo.row[~same], coo.col[~same])), shape=shape
+        )
+        return cls(inside, outside)
+
+    def rows(self, mask: np.ndarray) -> BlockSplit:
+        """Return the split of the matrix with only the rows in ``mask`` kept."""
+        return BlockSplit(_keep_rows(self.inside, mask), _keep_rows(self.outside, mask))
+
+
+def _keep_rows(matrix: sp.csr_array, mask: np.ndarray) -> sp.csr_array:
+    counts = np.diff(matrix.indptr)
+    keep = np.repeat(mask, counts)
+    rows = np.repeat(np.arange(matrix.shape[0]), counts)[keep]
+    return sp.csr_array(
+        (matrix.data[keep], (rows, matrix.indices[keep])), shape=matrix.shape
+    )
+
+
+def coupling_bounds(
+    A: JacobianMatrix | BlockSplit, P: FactoredP
+) -> CouplingBounds:
     """Compute the comparison data of P for dx/dt = A x (floating point).
 
     Parameters
     ----------
-    A : JacobianMatrix, shape (n, n)
+    A : JacobianMatrix or BlockSplit, shape (n, n)
+        A BlockSplit by ``P.coarse`` saves splitting A again.
     P : FactoredP
 
     Returns
     -------
     CouplingBounds
     """
-    fine = BlockLayout(P.fine)
-    coarse = BlockLayout(P.coarse)
+    split = A if isinstance(A, BlockSplit) else BlockSplit.of(A.sparse, P.coarse)
     N = P.N if P.N is not None else sp.csr_array((P.n, P.n))
-    local = _coarse_products(A.sparse, P.W, N, coarse)
-    decay, intra, shear, lambdas = _fine_split(local, fine, coarse)
-    inter = _off_block_coupling(A.sparse, P.W, N, P.fine, coarse)
-    w_max = _group_extremes(P.W, fine)[1]
+    inter = _off_block_coupling(split.outside, P.W, N, P.fine)
+    local = _local_bounds_by_stacks(split.inside, P, N)
+    if local is None:
+        fine, coarse = BlockLayout(P.fine), BlockLayout(P.coarse)
+        products = _coarse_products(split.inside, P.W, N, coarse)
+        decay, intra, shear, lambdas = _fine_split(products, fine, coarse)
+        w_max = _group_extremes(P.W, fine)[1]
+    else:
+        decay, intra, shear, lambdas, w_max = local
     return CouplingBounds(
         decay=decay,
         coupling=sp.csr_array(intra + inter),
@@ -242,6 +339,72 @@ def coupling_bounds(A: JacobianMatrix, P: FactoredP) -> CouplingBounds:
         lambda_min_P=lambdas[0],
         lambda_max_P=lambdas[1],
     )
+
+
+def _local_bounds_by_stacks(
+    inside: sp.csr_array, P: FactoredP, N: sp.csr_array
+) -> tuple | None:
+    """Compute the in-block comparison data straight from the coarse stacks.
+
+    Applies when every coarse block is one fine group, or a leading fast
+    coordinate (a row of N) plus one group of the rest, which is the layout
+    of the block and two-time-scale strategies. Returns None otherwise.
+    """
+    m = int(P.fine.max()) + 1
+    coarse = BlockLayout(P.coarse, leading=np.diff(N.indptr) > 0)
+    stacks = {
+        name: coarse.diagonal_blocks(matrix)
+        for name, matrix in (("A", inside), ("W", P.W), ("N", N))
+    }
+    decay, w_max, g_max = np.empty(m), np.empty(m), np.empty(m)
+    pairs: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    shear_pairs: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    low, high = np.inf, -np.inf
+    for size, ids, members in coarse.groups():
+        labels = P.fine[members]
+        single = np.all(labels == labels[:, :1], axis=1)
+        split = ~single & np.all(labels[:, 1:] == labels[:, 1:2], axis=1)
+        if size > 1 and not np.all(single | split):
+            return None
+        identity = np.eye(size)
+        shear = identity + stacks["N"][size]
+        inverse = identity - stacks["N"][size]
+        W = stacks["W"][size]
+        WA = W @ (shear @ stacks["A"][size] @ inverse)
+        Q = -(WA + np.swapaxes(WA, 1, 2))
+        G = np.swapaxes(inverse, 1, 2) @ inverse
+        values = np.linalg.eigvalsh(np.swapaxes(shear, 1, 2) @ W @ shear)
+        low, high = min(low, float(values[:, 0].min())), max(high, float(values[:, -1].max()))
+        if single.any():
+            group = labels[single, 0]
+            decay[group] = np.linalg.eigvalsh(Q[single])[:, 0]
+            w_max[group] = np.linalg.eigvalsh(W[single])[:, -1]
+            g_max[group] = np.linalg.eigvalsh(G[single])[:, -1]
+        if split.any():
+            fast, slow = labels[split, 0], labels[split, 1]
+            Qs, Ws, Gs, WAs = Q[split], W[split], G[split], WA[split]
+            decay[fast] = Qs[:, 0, 0]
+            decay[slow] = np.linalg.eigvalsh(Qs[:, 1:, 1:])[:, 0]
+            w_max[fast] = Ws[:, 0, 0]
+            w_max[slow] = np.linalg.eigvalsh(Ws[:, 1:, 1:])[:, -1]
+            g_max[fast] = Gs[:, 0, 0]
+            g_max[slow] = np.linalg.eigvalsh(Gs[:, 1:, 1:])[:, -1]
+            pairs.append((fast, slow, np.linalg.norm(WAs[:, 0, 1:], axis=1)))
+            pairs.append((slow, fast, np.linalg.norm(WAs[:, 1:, 0], axis=1)))
+            cross = np.linalg.norm(Gs[:, 0, 1:], axis=1)
+            shear_pairs += [(fast, slow, cross), (slow, fast, cross)]
+    intra = _pairs_matrix(pairs, m)
+    shear_comparison = sp.csr_array(_pairs_matrix(shear_pairs, m) + sp.diags_array(g_max))
+    return decay, intra, shear_comparison, (low, high), w_max
+
+
+def _pairs_matrix(
+    pairs: list[tuple[np.ndarray, np.ndarray, np.ndarray]], m: int
+) -> sp.csr_array:
+    if not pairs:
+        return sp.csr_array((m, m))
+    rows, cols, values = (np.concatenate(part) for part in zip(*pairs))
+    return sp.csr_array(sp.coo_array((values, (rows, cols)), shape=(m, m)))
 
 
 def _coarse_products(
@@ -286,6 +449,20 @@ def _fine_split(
     return decay, intra, shear, (low, high)
 
 
+def _p_extremes(P: FactoredP) -> tuple[float, float]:
+    """Return the extreme eigenvalues of P = T^T W T over its coarse blocks."""
+    coarse = BlockLayout(P.coarse)
+    N = P.N if P.N is not None else sp.csr_array((P.n, P.n))
+    w_stacks, n_stacks = coarse.diagonal_blocks(P.W), coarse.diagonal_blocks(N)
+    low, high = np.inf, -np.inf
+    for size, stack in w_stacks.items():
+        shear = np.eye(size) + n_stacks[size]
+        blocks = np.swapaxes(shear, 1, 2) @ stack @ shear
+        values = np.linalg.eigvalsh(0.5 * (blocks + np.swapaxes(blocks, 1, 2)))
+        low, high = min(low, float(values[:, 0].min())), max(high, float(values[:, -1].max()))
+    return low, high
+
+
 def _group_extremes(matrix: sp.csr_array, fine: BlockLayout) -> tuple[np.ndarray, np.ndarray]:
     """Return lambda_min and lambda_max of every fine diagonal block of ``matrix``."""
     stacks = fine.diagonal_blocks(matrix)
@@ -309,45 +486,42 @@ def _pair_norms(matrix: sp.sparray, labels: np.ndarray, m: int) -> sp.csr_array:
 
 
 def _off_block_coupling(
-    A: sp.csr_array,
-    W: sp.csr_array,
-    N: sp.csr_array,
-    fine: np.ndarray,
-    coarse: BlockLayout,
+    E: sp.csr_array, W: sp.csr_array, N: sp.csr_array, fine: np.ndarray
 ) -> sp.csr_array:
     """Bound ||(W A~)_gh||_F for fine groups g, h in different coarse blocks.
 
-    Column c of the off-block part E of A becomes (T a_c) l_c^T in A~, with
-    l_c = e_c - N[c, :]^T. Columns that are not rows of N have l_c = e_c, so
-    their contributions to one group pair are orthogonal and add in squares;
-    the others add by the triangle inequality.
+    ``E`` is the part of A between coarse blocks. Its column c becomes
+    (T a_c) l_c^T in A~, with l_c = e_c - N[c, :]^T. Columns that are not
+    rows of N have l_c = e_c, so their contributions to one group pair are
+    orthogonal and add in squares; the others add by the triangle inequality.
     """
-    n = A.shape[0]
+    n = E.shape[0]
     m = int(fine.max()) + 1
-    coo = sp.coo_array(A)
-    off = coarse.labels[coo.row] != coarse.labels[coo.col]
-    E = sp.csr_array((coo.data[off], (coo.row[off], coo.col[off])), shape=(n, n))
-    Z = sp.coo_array(W @ (E + N @ E))
-    sheared_columns = np.asarray(abs(N).sum(axis=1)).ravel() > 0
+    Z = sp.coo_array(W @ (E + N @ E)) if N.nnz else sp.coo_array(W @ E)
+    sheared_columns = np.diff(N.indptr) > 0
 
     # Columns with l_c = e_c: Frobenius norm over the whole (g, h) block.
     plain = ~sheared_columns[Z.col]
-    squares = sp.coo_array(
-        (Z.data[plain] ** 2, (fine[Z.row[plain]], fine[Z.col[plain]])), shape=(m, m)
-    )
-    result = sp.csr_array(squares)
-    result.sum_duplicates()
-    result.data = np.sqrt(result.data)
+    result = _rooted_sums(Z.data[plain] ** 2, fine[Z.row[plain]], fine[Z.col[plain]], (m, m))
+    if not sheared_columns.any():
+        return result
 
     # Sheared columns: ||(W T a_c)_g|| times ||(l_c)_h||, summed over c.
     sheared = ~plain
-    column_norms = sp.csr_array(
-        (Z.data[sheared] ** 2, (fine[Z.row[sheared]], Z.col[sheared])), shape=(m, n)
+    column_norms = _rooted_sums(
+        Z.data[sheared] ** 2, fine[Z.row[sheared]], Z.col[sheared], (m, n)
     )
-    column_norms.sum_duplicates()
-    column_norms.data = np.sqrt(column_norms.data)
-    result = result + column_norms @ _shear_row_norms(N, fine, m)
-    return sp.csr_array(result)
+    return sp.csr_array(result + column_norms @ _shear_row_norms(N, fine, m))
+
+
+def _rooted_sums(
+    squares: np.ndarray, rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]
+) -> sp.csr_array:
+    """Return sqrt of the summed squares per (row, col) key, as a sparse matrix."""
+    matrix = sp.csr_array(sp.coo_array((squares, (rows, cols)), shape=shape))
+    matrix.sum_duplicates()
+    matrix.data = np.sqrt(matrix.data)
+    return matrix
 
 
 def _shear_row_norms(N: sp.csr_array, fine: np.ndarray, m: int) -> sp.csr_array:
@@ -394,7 +568,7 @@ def finalise_structured(
 
     factored: FactoredP = proposal.P
     details = dict(proposal.details)
-    bounds = coupling_bounds(A, factored)
+    bounds = factored.bounds if factored.bounds is not None else coupling_bounds(A, factored)
     if not bounds.lambda_min_P > 0:
         return Failure(
             f"P is not positive definite: lambda_min(P) = {bounds.lambda_min_P!r} "
@@ -408,7 +582,7 @@ def finalise_structured(
     bounds = bounds.scaled(1.0 / divisor)
 
     # Step 2: beta and the decay rate from the comparison system of X~.
-    margin = bounds.lower_bound()
+    margin, _ = bounds.lower_bound()
     details.update({"comparison_bound": margin, "shear_norm": bounds.shear_norm})
     if not margin > 0:
         return Failure(
@@ -416,10 +590,11 @@ def finalise_structured(
             details,
         )
     beta = STRUCTURED_BETA_SHARE * margin / (2.0 * bounds.shear_norm)
-    rate = STRUCTURED_BETA_SHARE * bounds.rate_bound()
+    rate_limit, rate_vector = bounds.rate_bound()
+    rate = STRUCTURED_BETA_SHARE * rate_limit
     alpha = beta / bounds.lambda_max_P
     alpha_floor = options.marginal_relative_tol * A.norm2_bound
-    details.update({"decay_rate_float": rate / STRUCTURED_BETA_SHARE})
+    details.update({"decay_rate_float": rate_limit})
     if not alpha >= alpha_floor:
         return Failure(
             f"marginal: decay rate alpha = {alpha!r} (beta = {beta!r}, "
@@ -429,8 +604,8 @@ def finalise_structured(
         )
 
     # Step 3: validate both claims on the comparison system afresh.
-    at_beta = bounds.lower_bound(beta=beta)
-    at_rate = bounds.lower_bound(rate=rate) if rate > 0 else -np.inf
+    at_beta, _ = bounds.lower_bound(beta=beta)
+    at_rate = bounds.lower_bound(rate=rate, vector=rate_vector)[0] if rate > 0 else -np.inf
     details.update({"bound_at_beta": at_beta, "bound_at_rate": at_rate})
     if not at_beta > 0:
         return Failure(

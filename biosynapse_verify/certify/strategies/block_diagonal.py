@@ -133,4 +133,5 @@ class BlockDiagonalStrategy(Strategy):
             details["largest_coupling"] = float(bounds.coupling.max()) if bounds.coupling.nnz else 0.0
             return Failure(f"the block comparison system fails: {weights}", details)
         details["weight_range"] = [float(weights.weights.min()), 1.0]
-        return Proposal(P=P0.reweighted(weights.weights), details=details)
+        P = P0.reweighted(weights.weights)
+        return Proposal(P=P.with_bounds(bounds.reweighted(weights.weights, P)), details=details)

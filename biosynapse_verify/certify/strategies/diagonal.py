@@ -17,11 +17,20 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from biosynapse_verify.certify.candidate import Failure, Proposal
+from biosynapse_verify.certify.comparison import m_matrix_weights
 from biosynapse_verify.certify.linalg import JacobianMatrix, as_jacobian
 from biosynapse_verify.certify.options import SearchOptions
 from biosynapse_verify.certify.strategy import Strategy
 
-__all__ = ["DiagonalStrategy", "comparison_matrix"]
+__all__ = ["DIRECT_SOLVE_MAX_N", "DiagonalStrategy", "comparison_matrix"]
+
+DIRECT_SOLVE_MAX_N = 5000
+"""Largest n for which the comparison matrix is factorised by LU.
+
+On a recurrent network Jacobian LU fills in the rate block: at n = 160209
+(10^4 neurons) SuperLU took 700 s, where power iteration and GMRES take
+seconds.
+"""
 
 
 class DiagonalStrategy(Strategy):
@@ -48,6 +57,8 @@ class DiagonalStrategy(Strategy):
 
     def propose(self, A: JacobianMatrix, options: SearchOptions) -> Proposal | Failure:
         comparison, is_metzler = comparison_matrix(A)
+        if A.n > DIRECT_SOLVE_MAX_N:
+            return _propose_iteratively(comparison, is_metzler)
         try:
             v, w = _solve_both(comparison, dense=not A.is_sparse_input)
         except (RuntimeError, np.linalg.LinAlgError) as error:
@@ -77,6 +88,28 @@ class DiagonalStrategy(Strategy):
                 details,
             )
         return Proposal(P=w / v, details=details)
+
+
+def _propose_iteratively(comparison: sp.csr_array, is_metzler: bool) -> Proposal | Failure:
+    """Find v, w > 0 with C v < 0 and C^T w < 0 without factorising C.
+
+    -C is a nonsingular M-matrix exactly when C is Hurwitz (C is Metzler);
+    :func:`~biosynapse_verify.certify.comparison.m_matrix_weights` decides
+    that by power iteration and returns d = w / v.
+    """
+    weights = m_matrix_weights(sp.csr_array(-comparison))
+    details: dict = {"A_is_metzler": is_metzler, "solver": "power iteration and GMRES"}
+    if isinstance(weights, str):
+        which = "A" if is_metzler else "the comparison matrix of A"
+        return Failure(f"{which} is not Hurwitz: {weights}", details)
+    details.update(
+        {
+            "min_Sv": weights.min_Sv,
+            "min_STw": weights.min_STw,
+            "spectral_radius_bound": weights.spectral_radius,
+        }
+    )
+    return Proposal(P=weights.weights, details=details)
 
 
 def _solve_both(comparison: sp.csr_array, dense: bool) -> tuple[np.ndarray, np.ndarray]:

@@ -68,7 +68,7 @@ def _failing_two_by_two_minor(S: sp.csr_array) -> str:
         index = int(np.argmin(diagonal))
         return (
             "the symmetric part (A + A^T) / 2 is not negative definite (its "
-            f"diagonal entry {index} is {-diagonal[index]!r})"
+            f"diagonal entry {index} is {-float(diagonal[index])!r})"
         )
     off = coo.row != coo.col
     rows, cols, values = coo.row[off], coo.col[off], coo.data[off]
@@ -79,7 +79,7 @@ def _failing_two_by_two_minor(S: sp.csr_array) -> str:
     return (
         "the symmetric part (A + A^T) / 2 is not negative definite (its 2 x 2 "
         f"principal minor at ({int(rows[k])}, {int(cols[k])}) has determinant "
-        f"{slack[k]!r} <= 0)"
+        f"{float(slack[k])!r} <= 0)"
     )
 
 

@@ -52,6 +52,7 @@ from biosynapse_verify.certify.strategies.block_diagonal import check_blocks_hur
 from biosynapse_verify.certify.strategy import Strategy
 from biosynapse_verify.certify.structure import StateStructure
 from biosynapse_verify.certify.structured import (
+    BlockSplit,
     CouplingBounds,
     FactoredP,
     coupling_bounds,
@@ -121,7 +122,9 @@ class TwoTimeScaleStrategy(Strategy):
             }
         )
         P = pieces.P.reweighted(weights.weights)
-        return Proposal(P=FactoredP(P.W, P.fine, P.coarse, P.N, details), details=details)
+        P = FactoredP(P.W, P.fine, P.coarse, P.N, details)
+        bounds = CouplingBounds.combined(*split).reweighted(weights.weights, P)
+        return Proposal(P=P.with_bounds(bounds), details=details)
 
 
 def _structure_reason(
@@ -256,9 +259,10 @@ def _split_bounds(
     A: JacobianMatrix, pieces: _Pieces
 ) -> tuple[CouplingBounds, CouplingBounds]:
     """Return the comparison data of the fast rows and of the slow rows of A."""
-    fast = pieces.fast_group[pieces.P.fine].astype(np.float64)
-    from_fast = coupling_bounds(_rows_only(A, fast), pieces.P)
-    from_slow = coupling_bounds(_rows_only(A, 1.0 - fast), pieces.P)
+    fast = pieces.fast_group[pieces.P.fine]
+    split = BlockSplit.of(A.sparse, pieces.P.coarse)
+    from_fast = coupling_bounds(split.rows(fast), pieces.P)
+    from_slow = coupling_bounds(split.rows(~fast), pieces.P)
     return from_fast, from_slow
 
 
@@ -274,8 +278,12 @@ def learning_rate_margin(
     [ETA_FACTOR_MIN, ETA_FACTOR_MAX].
     """
 
+    start = {"vector": None}
+
     def holds(s: float) -> bool:
-        return is_m_matrix(_scaled_comparison(split, fast_group, s))
+        shown, vector = is_m_matrix(_scaled_comparison(split, fast_group, s), start["vector"])
+        start["vector"] = vector
+        return shown
 
     if not holds(ETA_FACTOR_MIN):
         return 0.0, f"the comparison system fails even at s = {ETA_FACTOR_MIN:g}"
@@ -295,12 +303,6 @@ def learning_rate_margin(
         else:
             high = middle
     return float(np.exp(low)), "largest s at which the monotone comparison bound is an M-matrix"
-
-
-def _rows_only(A: JacobianMatrix, row_mask: np.ndarray) -> JacobianMatrix:
-    matrix = sp.csr_array(sp.diags_array(row_mask) @ A.sparse)
-    matrix.eliminate_zeros()
-    return JacobianMatrix(matrix)
 
 
 def _scaled_comparison(
