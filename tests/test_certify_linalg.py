@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import math
+
 import numpy as np
 import pytest
 import scipy.linalg
@@ -12,9 +15,11 @@ from biosynapse_verify.certify.linalg import (
     as_jacobian,
     is_positive_definite,
     lyapunov_inequality_matrix,
+    lyapunov_relative_residual,
     solve_lyapunov,
     symmetric_spectrum,
 )
+from biosynapse_verify.certify.ladder import search_certificate
 from biosynapse_verify.certify.margins import UNIT_ROUNDOFF, rump_shift
 
 
@@ -81,6 +86,62 @@ def test_lyapunov_flags_imaginary_axis_pair() -> None:
     rotation = np.array([[0.0, 1.0], [-1.0, 0.0]])
     solution = solve_lyapunov(rotation, np.eye(2))
     assert solution.singular
+
+
+def degenerate_jacobian(n: int = 5) -> np.ndarray:
+    """Jacobian of one rate and n - 1 weights near 0, drawn by a property test.
+
+    The weight block has entries near 1e-181, so the Lyapunov operator is
+    singular and dtrsyl returns X with entries near 1e180, whose squared
+    Frobenius norm overflows float64.
+    """
+    A = np.full((n, n), 4.376e-181)
+    A[np.diag_indices(n)] = 5.029e-181
+    A[0, :] = 2.226e-177
+    A[:, 0] = 4.562e-4
+    A[0, 0] = -100.0
+    return A
+
+
+def test_lyapunov_residual_norm_overflow() -> None:
+    # ||X||_F^2 overflows, so the unscaled formula gives inf / inf = NaN.
+    X = np.diag([1e170, 1e170])
+    A = -np.eye(2)
+    Q = np.eye(2)
+    relative = lyapunov_relative_residual(A, X, Q)
+    expected = np.linalg.norm(A.T @ (X / 1e170) + (X / 1e170) @ A) / (
+        2.0 * np.linalg.norm(A) * np.linalg.norm(X / 1e170)
+    )
+    assert math.isfinite(relative)
+    assert relative == pytest.approx(expected, rel=1e-12)
+
+
+def test_lyapunov_residual_inf_for_nonfinite_X() -> None:
+    X = np.array([[np.inf, 0.0], [0.0, 1.0]])
+    assert lyapunov_relative_residual(-np.eye(2), X, np.eye(2)) == math.inf
+    X[0, 0] = np.nan
+    assert lyapunov_relative_residual(-np.eye(2), X, np.eye(2)) == math.inf
+
+
+def test_lyapunov_residual_zero_matrix() -> None:
+    # dtrsyl returns a huge X for A = 0; the residual must not read as 0.0.
+    solution = solve_lyapunov(np.zeros((3, 3)), np.eye(3))
+    assert solution.singular
+    assert solution.relative_residual >= 0.5
+
+
+def test_lyapunov_residual_degenerate_jacobian() -> None:
+    solution = solve_lyapunov(degenerate_jacobian(), np.eye(5))
+    assert solution.singular
+    assert not math.isnan(solution.relative_residual)
+
+
+def test_ladder_record_strict_json() -> None:
+    record = search_certificate(sp.csr_matrix(degenerate_jacobian())).to_dict()
+    (dense,) = [a for a in record["attempts"] if a["strategy"] == "dense_lyapunov"]
+    residual = dense["details"]["lyapunov_relative_residual"]
+    json.dumps(record, allow_nan=False)
+    assert residual is None or math.isfinite(residual)
 
 
 def test_inequality_matrix_is_exactly_symmetric() -> None:

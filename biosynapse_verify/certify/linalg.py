@@ -8,6 +8,7 @@ not import this module.
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -27,6 +28,7 @@ __all__ = [
     "as_jacobian",
     "is_positive_definite",
     "lyapunov_inequality_matrix",
+    "lyapunov_relative_residual",
     "solve_lyapunov",
     "solve_schur_sylvester",
     "symmetric_spectrum",
@@ -338,7 +340,9 @@ class LyapunovSolution:
     X : ndarray, shape (n, n)
         Symmetrised solution.
     relative_residual : float
-        ||A^T X + X A + Q||_F / (2 ||A||_F ||X||_F + ||Q||_F).
+        ||A^T X + X A + Q||_F / (2 ||A||_F ||X||_F + ||Q||_F), or ``math.inf``
+        when X or this ratio is not finite, which happens when dtrsyl scales
+        a nearly singular equation down and X overflows float64.
     singular : bool
         True when LAPACK dtrsyl reported that eigenvalues lambda_i + lambda_j
         were close to zero and it perturbed them; X is then unreliable.
@@ -379,11 +383,34 @@ def solve_lyapunov(A: np.ndarray, Q: np.ndarray) -> LyapunovSolution:
     Y = solve_schur_sylvester(T, T, rhs, flags)
     X = U @ Y @ U.T
     X = 0.5 * (X + X.T)
-
-    residual = A.T @ X + X @ A + Q
-    scale = 2.0 * np.linalg.norm(A) * np.linalg.norm(X) + np.linalg.norm(Q)
-    relative = float(np.linalg.norm(residual) / scale) if scale > 0 else 0.0
+    relative = lyapunov_relative_residual(A, X, Q)
     return LyapunovSolution(X=X, relative_residual=relative, singular=any(flags))
+
+
+def lyapunov_relative_residual(A: np.ndarray, X: np.ndarray, Q: np.ndarray) -> float:
+    """Return ||A^T X + X A + Q||_F / (2 ||A||_F ||X||_F + ||Q||_F), or inf.
+
+    The result is ``math.inf`` when it cannot be computed in float64: X has
+    an infinite or NaN entry, or a norm overflows. Then the solve failed,
+    and inf fails every tolerance test, where NaN would print as a residual
+    and 0.0 (from 0 * inf in the scale) would pass as an exact solve.
+    """
+    if not np.all(np.isfinite(X)):
+        return math.inf
+    with np.errstate(over="ignore", invalid="ignore"):
+        residual = A.T @ X + X @ A + Q
+        numerator = _frobenius_norm(residual)
+        scale = 2.0 * _frobenius_norm(A) * _frobenius_norm(X) + _frobenius_norm(Q)
+        relative = numerator / scale if scale > 0 else 0.0
+    return float(relative) if math.isfinite(relative) else math.inf
+
+
+def _frobenius_norm(M: np.ndarray) -> float:
+    """Return ||M||_F, scaled by max |m_ij| first so that squares do not overflow."""
+    largest = float(np.abs(M).max()) if M.size else 0.0
+    if largest == 0.0 or not math.isfinite(largest):
+        return largest
+    return largest * float(np.linalg.norm(M / largest))
 
 
 def solve_schur_sylvester(

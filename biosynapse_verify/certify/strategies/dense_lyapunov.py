@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from biosynapse_verify.certify.candidate import Failure, Proposal
-from biosynapse_verify.certify.linalg import JacobianMatrix, as_jacobian, solve_lyapunov
+from biosynapse_verify.certify.linalg import (
+    JacobianMatrix,
+    LyapunovSolution,
+    as_jacobian,
+    solve_lyapunov,
+)
 from biosynapse_verify.certify.options import SearchOptions
 from biosynapse_verify.certify.strategy import Strategy
 
@@ -45,10 +52,7 @@ class DenseLyapunovStrategy(Strategy):
 
     def propose(self, A: JacobianMatrix, options: SearchOptions) -> Proposal | Failure:
         solution = solve_lyapunov(A.dense, np.eye(A.n))
-        details = {
-            "lyapunov_relative_residual": solution.relative_residual,
-            "lyapunov_operator_singular": solution.singular,
-        }
+        details = _solution_details(solution)
         if solution.singular:
             return Failure(
                 "the Lyapunov operator is singular: A has eigenvalues with "
@@ -62,3 +66,21 @@ class DenseLyapunovStrategy(Strategy):
                 details,
             )
         return Proposal(P=solution.X, details=details)
+
+
+def _solution_details(solution: LyapunovSolution) -> dict[str, object]:
+    """Describe the solve for the ladder's record, which is written as JSON.
+
+    An infinite residual (X overflowed) is stored as None with a note,
+    because JSON has no infinity.
+    """
+    residual = solution.relative_residual
+    details: dict[str, object] = {
+        "lyapunov_relative_residual": residual if math.isfinite(residual) else None,
+        "lyapunov_operator_singular": solution.singular,
+    }
+    if not math.isfinite(residual):
+        details["lyapunov_relative_residual_note"] = (
+            "not computable: the solution X overflows float64"
+        )
+    return details
