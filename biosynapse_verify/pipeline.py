@@ -722,9 +722,45 @@ def _write(
     states: np.ndarray,
     judged: Equilibrium | None,
 ) -> dict[str, Path]:
-    from biosynapse_verify.report import write_report
+    """Write the report folder; ``record`` is completed in place to match the JSON.
+
+    The record gets the re-check command, a note on the PDF, and null for
+    every non-finite float (JSON has none), with the places listed under
+    ``non_finite_values``. The PDF is written when WeasyPrint can be imported.
+    """
+    from biosynapse_verify.recheck import recheck_instructions
+    from biosynapse_verify.report import replace_non_finite, write_report
+    from biosynapse_verify.report.writer import CERTIFICATE_JSON
 
     out_dir = options.out_dir or Path("reports") / spec.name
+    record["recheck"] = recheck_instructions(out_dir / CERTIFICATE_JSON)
+    pdf_problem = _pdf_unavailable()
+    record["pdf"] = _pdf_record(pdf_problem)
+    finite, replaced = replace_non_finite(record)
+    if replaced:
+        logger.warning(
+            "%d non-finite values written as null: %s", len(replaced), "; ".join(replaced)
+        )
+        finite["non_finite_values"] = {
+            "replaced_by_null": replaced,
+            "note": "JSON has no NaN or infinity, so these values are written as null",
+        }
+    # The caller's dict is returned in VerifyOutcome and must equal the file.
+    record.update(finite)
+    arrays = _report_arrays(analysis, judged)
+    figures = _figures(record, analysis, sim, model, states, judged)
+    return write_report(out_dir, record, figures, arrays, pdf=pdf_problem is None)
+
+
+def _report_arrays(analysis: dict, judged: Equilibrium | None) -> dict[str, object]:
+    """Return the arrays that ``biosynapse-verify check`` needs, by name.
+
+    These are A on the free coordinates, x* and the free mask, plus P (and
+    the shear of a factored P) for a certificate or the Chetaev matrix for
+    a refutation.
+    """
+    from biosynapse_verify.recheck import CHETAEV_ARRAY
+
     arrays: dict[str, object] = {}
     if "A" in analysis:
         arrays["A"] = sp.csr_matrix(analysis["A"])
@@ -735,8 +771,42 @@ def _write(
             arrays["P"] = candidate.P if sp.issparse(candidate.P) else np.asarray(candidate.P)
             if candidate.transform is not None:
                 arrays["P_transform"] = sp.csr_matrix(candidate.transform)
+        instability = analysis["search"].instability
+        if instability is not None and instability.chetaev is not None:
+            arrays[CHETAEV_ARRAY] = np.asarray(instability.chetaev.P)
     if judged is not None:
         arrays["x_star"] = judged.x
         arrays["free"] = judged.free.astype(np.int8)
-    figures = _figures(record, analysis, sim, model, states, judged)
-    return write_report(out_dir, record, figures, arrays)
+    return arrays
+
+
+PDF_INSTALL_COMMAND = "pip install 'biosynapse-verify[pdf]'"
+
+
+def _pdf_unavailable() -> str | None:
+    """Return why WeasyPrint cannot be used, or None when it imports.
+
+    WeasyPrint raises OSError on import when its system libraries (Pango)
+    are missing.
+    """
+    try:
+        import weasyprint  # noqa: F401
+    except (ImportError, OSError) as err:
+        logger.warning(
+            "certificate.pdf skipped: WeasyPrint cannot be imported (%s); install it "
+            "with %s",
+            err,
+            PDF_INSTALL_COMMAND,
+        )
+        return f"WeasyPrint cannot be imported ({err})"
+    return None
+
+
+def _pdf_record(problem: str | None) -> dict:
+    if problem is None:
+        return {"written": True, "file": "certificate.pdf"}
+    return {
+        "written": False,
+        "reason": f"{problem}; the HTML page has the same content",
+        "install": PDF_INSTALL_COMMAND,
+    }

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
 from biosynapse_verify.cli import main
+from biosynapse_verify.testing import feedforward_spec_data
 
 
 def _tiny_network(rule: str, path: Path) -> Path:
@@ -91,7 +95,23 @@ def test_console_script_reports_version() -> None:
     assert "biosynapse-verify" in out.stdout
 
 
-def test_verify_certifies_multiplicative_network(tmp_path: Path) -> None:
+def test_verify_certifies_multiplicative_network(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Without WeasyPrint, verify still writes its report and records why the
+    # PDF is missing. A NaN in the record is written as null and listed.
+    from biosynapse_verify import pipeline
+
+    monkeypatch.setitem(sys.modules, "weasyprint", None)
+    decay_record = pipeline._decay_record
+    monkeypatch.setattr(
+        pipeline,
+        "_decay_record",
+        lambda *args: {
+            **decay_record(*args),
+            "measured_weight_decay_rate_per_s": float("nan"),
+        },
+    )
     path = _tiny_network("multiplicative", tmp_path / "n.yaml")
     out = tmp_path / "report"
     code = main(["-q", "verify", str(path), "--out", str(out)])
@@ -102,6 +122,14 @@ def test_verify_certifies_multiplicative_network(tmp_path: Path) -> None:
     assert cert["certificate"]["beta"] > 0
     assert (out / "certificate.html").stat().st_size > 10_000
     assert not list(out.glob(".*tmp*"))
+    assert not (out / "certificate.pdf").exists()
+    assert cert["pdf"]["written"] is False
+    assert cert["pdf"]["install"] == "pip install 'biosynapse-verify[pdf]'"
+    assert cert["decay"]["measured_weight_decay_rate_per_s"] is None
+    assert cert["non_finite_values"]["replaced_by_null"] == [
+        "certificate.decay.measured_weight_decay_rate_per_s = nan"
+    ]
+    assert main(["-q", "check", str(out)]) == 0
 
 
 def test_verify_refutes_additive_network(tmp_path: Path) -> None:
@@ -115,3 +143,54 @@ def test_verify_refutes_additive_network(tmp_path: Path) -> None:
     # directions are unstable, whatever the final verdict.
     interior = cert["equilibria"]["interior"]
     assert interior["spectrum"]["n_positive_real_part"] >= 19
+
+
+@pytest.fixture(scope="module")
+def refuted_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """verify on additive STDP whose interior equilibrium lies inside the bounds."""
+    folder = tmp_path_factory.mktemp("additive")
+    data = feedforward_spec_data(name="cli_additive", rule="additive")
+    data["analysis"]["calibration"] = {"duration": 2.0, "points": 8}
+    spec = folder / "n.yaml"
+    spec.write_text(yaml.safe_dump(data))
+    code = main(["-q", "verify", str(spec), "--out", str(folder / "report")])
+    assert code == 1
+    return folder / "report" / "certificate.json"
+
+
+def test_verify_stores_checkable_refutation(refuted_report: Path, capsys) -> None:
+    cert = json.loads(refuted_report.read_text())
+    assert cert["verdict"] == "refuted"
+    assert "P_chetaev" in cert["arrays"]
+    assert cert["recheck"]["command"] == f"biosynapse-verify check {refuted_report}"
+    assert sorted(cert["recheck"]["exit_codes"]) == ["0", "1", "2"]
+    capsys.readouterr()
+    assert main(["-q", "check", str(refuted_report)]) == 0
+    line = capsys.readouterr().out.strip()
+    assert line.startswith("VALID cli_additive: REFUTED (unstable)"), line
+
+
+def test_verify_refutation_tampered_exits_1(
+    refuted_report: Path, tmp_path: Path, capsys
+) -> None:
+    # The file and its recorded SHA-256 both change, so only the rigorous
+    # check can catch the halved matrix.
+    folder = tmp_path / "tampered"
+    shutil.copytree(refuted_report.parent, folder)
+    matrix_file = folder / "P_chetaev.npz"
+    P = np.load(matrix_file)["P_chetaev"]
+    np.savez_compressed(matrix_file, P_chetaev=0.5 * P)
+    cert = json.loads((folder / "certificate.json").read_text())
+    digest = hashlib.sha256(matrix_file.read_bytes()).hexdigest()
+    cert["arrays"]["P_chetaev"]["sha256"] = digest
+    (folder / "certificate.json").write_text(json.dumps(cert))
+    assert main(["-q", "check", str(folder)]) == 1
+    assert "INVALID cli_additive (REFUTED): rigorous check" in capsys.readouterr().out
+
+
+def test_verify_writes_pdf(refuted_report: Path) -> None:
+    pytest.importorskip("weasyprint")
+    cert = json.loads(refuted_report.read_text())
+    assert cert["pdf"] == {"file": "certificate.pdf", "written": True}
+    pdf = refuted_report.with_name("certificate.pdf").read_bytes()
+    assert pdf.startswith(b"%PDF")

@@ -150,7 +150,7 @@ def test_refuted_certificate_rechecks(refuted: Path) -> None:
     assert result.valid, result.reason
     assert result.verdict == "refuted"
     assert result.growth_rate_lower > 0
-    assert result.summary().startswith("VALID refuted: refuted (unstable)")
+    assert result.summary().startswith("VALID refuted: REFUTED (unstable)")
 
 
 def test_boundary_certificate_rechecks(boundary: Path) -> None:
@@ -167,7 +167,7 @@ def test_cli_prints_one_valid_line(
     assert code == 0
     assert len(lines) == 1
     assert lines[0].startswith(
-        "VALID certified: certified stable, margin lambda_min(M) >= "
+        "VALID certified: CERTIFIED stable, margin lambda_min(M) >= "
     )
 
 
@@ -413,6 +413,88 @@ def test_refutation_without_chetaev_matrix_is_unreadable(
     save(path, record)
     with pytest.raises(UnreadableCertificateError, match="arrays.P_chetaev is missing"):
         recheck_certificate(path)
+
+
+def chetaev_matrix(path: Path) -> np.ndarray:
+    return np.load(path.parent / "P_chetaev.npz")["P_chetaev"]
+
+
+def test_cli_exit_code_of_unreadable_refutation(
+    refuted: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    path = copy_of(refuted, tmp_path)
+    record = load(path)
+    del record["arrays"]["P_chetaev"]
+    save(path, record)
+    assert main(["-q", "check", str(path)]) == 2
+    assert "arrays.P_chetaev is missing" in capsys.readouterr().err
+
+
+def test_cli_exit_codes_of_refutations(
+    refuted: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    assert main(["-q", "check", str(refuted)]) == 0
+    assert capsys.readouterr().out.startswith("VALID refuted: REFUTED (unstable)")
+    path = copy_of(refuted, tmp_path)
+    store_array(path, "P_chetaev", 0.5 * chetaev_matrix(path))
+    assert main(["-q", "check", str(path)]) == 1
+    assert capsys.readouterr().out.startswith("INVALID refuted (REFUTED): rigorous check")
+
+
+@pytest.mark.parametrize("factor", [0.5, -1.0])
+def test_scaled_chetaev_matrix_is_rejected(
+    refuted: Path, tmp_path: Path, factor: float
+) -> None:
+    # A^T P + P A = I, so the factor scales Q's I part below the claimed 2 gamma.
+    path = copy_of(refuted, tmp_path)
+    store_array(path, "P_chetaev", factor * chetaev_matrix(path))
+    step, reason = rejected_at(path)
+    assert step == "rigorous check"
+    assert "positive definiteness of Q = A^T P + P A - 2 gamma I is false" in reason
+
+
+def test_asymmetric_chetaev_matrix_is_rejected(refuted: Path, tmp_path: Path) -> None:
+    path = copy_of(refuted, tmp_path)
+    P = chetaev_matrix(path)
+    P[1, 2] = np.nextafter(P[1, 2], np.inf)
+    store_array(path, "P_chetaev", P)
+    step, reason = rejected_at(path)
+    assert step == "rigorous check"
+    assert "P is not symmetric" in reason
+
+
+def test_changed_chetaev_file_is_rejected(refuted: Path, tmp_path: Path) -> None:
+    path = copy_of(refuted, tmp_path)
+    np.savez_compressed(
+        path.parent / "P_chetaev.npz", P_chetaev=0.5 * chetaev_matrix(path)
+    )
+    step, reason = rejected_at(path)
+    assert step == "array files"
+    assert "P_chetaev.npz" in reason
+
+
+def test_doubled_gamma_is_rejected(refuted: Path, tmp_path: Path) -> None:
+    path = copy_of(refuted, tmp_path)
+    record = load(path)
+    record["refutation"]["chetaev"]["gamma"] *= 2
+    save(path, record)
+    step, reason = rejected_at(path)
+    assert step == "rigorous check"
+    assert "Q = A^T P + P A - 2 gamma I is false" in reason
+
+
+def test_witness_outside_positive_cone_is_rejected(
+    refuted: Path, tmp_path: Path
+) -> None:
+    # The eigenvector of P's most negative eigenvalue has w^T P w < 0.
+    path = copy_of(refuted, tmp_path)
+    _, vectors = np.linalg.eigh(chetaev_matrix(path))
+    record = load(path)
+    record["refutation"]["chetaev"]["witness"] = vectors[:, 0].tolist()
+    save(path, record)
+    step, reason = rejected_at(path)
+    assert step == "rigorous check"
+    assert "w^T P w > 0 could not be proven" in reason
 
 
 def test_pickled_array_is_never_loaded(certified: Path, tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ from biosynapse_verify.report import (
     CertificateFormatError,
     certificate_to_json,
     read_certificate_json,
+    replace_non_finite,
     to_json_value,
     write_certificate_json,
 )
@@ -142,6 +143,32 @@ def test_non_finite_rejected(tmp_path, bad, where):
     assert "non-finite" in str(caught.value)
     assert "\n" not in str(caught.value)
     assert not path.exists()
+
+
+def test_non_finite_replaced_and_listed():
+    certificate = minimal_certificate(
+        ladder={"details": {"residual": float("nan"), "n": 3}},
+        rates=np.array([1.0, -np.inf]),
+        pairs=[(np.float32("inf"), 2.0)],
+    )
+    finite, replaced = replace_non_finite(certificate)
+    assert finite["ladder"]["details"] == {"residual": None, "n": 3}
+    assert finite["rates"] == [1.0, None]
+    assert finite["pairs"] == [[None, 2.0]]
+    assert replaced == [
+        "certificate.ladder.details.residual = nan",
+        "certificate.rates[1] = -inf",
+        "certificate.pairs[0][0] = inf",
+    ]
+    assert math.isnan(certificate["ladder"]["details"]["residual"])
+    json.loads(certificate_to_json(finite))
+
+
+def test_finite_certificate_unchanged_by_replacement():
+    certificate = minimal_certificate(beta=0.25, flags=[True, None, "text", 7])
+    finite, replaced = replace_non_finite(certificate)
+    assert replaced == []
+    assert finite == certificate
 
 
 def test_complex_rejected_with_fix():

@@ -21,6 +21,7 @@ from biosynapse_verify.recheck.result import (
     EXIT_VALID,
     RecheckResult,
     RecheckStep,
+    recheck_instructions,
 )
 from biosynapse_verify.recheck.run import recheck_certificate
 
@@ -38,4 +39,5 @@ __all__ = [
     "canonical_matrix_sha256",
     "read_bundle",
     "recheck_certificate",
+    "recheck_instructions",
 ]

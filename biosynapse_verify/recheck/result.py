@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import shlex
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 __all__ = [
@@ -12,11 +14,32 @@ __all__ = [
     "EXIT_VALID",
     "RecheckResult",
     "RecheckStep",
+    "recheck_instructions",
 ]
 
 EXIT_VALID = 0
 EXIT_INVALID = 1
 EXIT_UNREADABLE = 2
+EXIT_MEANINGS = {
+    EXIT_VALID: "valid: every step passed, so the claim is proven again",
+    EXIT_INVALID: "invalid: a step rejected the certificate, and the printed "
+    "line names the step and the reason",
+    EXIT_UNREADABLE: "unreadable: invalid JSON, a missing array file, or data "
+    "the re-check needs is absent",
+}
+
+
+def recheck_instructions(certificate_path: str | Path) -> dict[str, Any]:
+    """Return the certificate's ``recheck`` entry: the command and its exit codes.
+
+    ``certificate_path`` is written as given (relative paths stay relative
+    to the folder ``verify`` ran in) and quoted for a POSIX shell.
+    """
+    path = Path(certificate_path).as_posix()
+    return {
+        "command": f"biosynapse-verify check {shlex.quote(path)}",
+        "exit_codes": {str(code): meaning for code, meaning in EXIT_MEANINGS.items()},
+    }
 
 
 @dataclass(frozen=True)
@@ -97,20 +120,26 @@ class RecheckResult:
         return next((step for step in self.steps if not step.passed), None)
 
     def summary(self) -> str:
-        """Return the one-line verdict printed by ``biosynapse-verify check``."""
+        """Return the one-line verdict printed by ``biosynapse-verify check``.
+
+        The line starts with VALID or INVALID, then the network and its
+        recorded verdict in capitals (CERTIFIED or REFUTED).
+        """
         if not self.valid:
             failed = self.failed_step
             where = f"{failed.name}: " if failed else ""
-            return f"INVALID {self.network} ({self.verdict}): {where}{self.reason}"
+            return (
+                f"INVALID {self.network} ({self.verdict.upper()}): {where}{self.reason}"
+            )
         reproduced = "bit-exactly" if self.bit_exact else "within tolerance"
         tail = f"({self.method}, n = {self.n}); A recomputed {reproduced}; {self.seconds:.2g} s"
         if self.verdict == "certified":
             return (
-                f"VALID {self.network}: certified stable, margin "
+                f"VALID {self.network}: CERTIFIED stable, margin "
                 f"lambda_min(M) >= {self.margin:.6g} with beta = {self.beta:.6g} 1/s {tail}"
             )
         return (
-            f"VALID {self.network}: refuted (unstable), max Re lambda(A) >= "
+            f"VALID {self.network}: REFUTED (unstable), max Re lambda(A) >= "
             f"{self.growth_rate_lower:.6g} 1/s, margin lambda_min(Q) >= "
             f"{self.margin:.6g} {tail}"
         )

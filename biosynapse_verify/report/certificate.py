@@ -22,7 +22,8 @@ names in the certificate's folder, because readers open them from there.
 The writer emits canonical JSON: keys sorted, two-space indent, numpy scalars
 and arrays converted to Python numbers and lists, and floats written with
 ``repr`` so they read back bit for bit. NaN and infinities are rejected
-because JSON cannot hold them.
+because JSON cannot hold them; :func:`replace_non_finite` turns them into
+null and lists where they were, for writers that record them instead.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ __all__ = [
     "certificate_to_json",
     "parse_certificate_text",
     "read_certificate_json",
+    "replace_non_finite",
     "to_json_value",
     "validate_certificate",
     "write_certificate_json",
@@ -131,6 +133,49 @@ def _to_json_number(value: Any, where: str) -> bool | int | float:
             "use null for a missing number or fix the computation"
         )
     return number
+
+
+def replace_non_finite(value: Any, where: str = "certificate") -> tuple[Any, list[str]]:
+    """Replace every NaN or infinite float in ``value`` by None.
+
+    Parameters
+    ----------
+    value : Any
+        Nested dicts, lists, tuples, numpy arrays and scalars, as for
+        :func:`to_json_value`. It is not modified.
+    where : str
+        Dotted path of ``value``, the prefix of the reported locations.
+
+    Returns
+    -------
+    tuple
+        The converted copy (numpy arrays become lists), and one
+        ``"<dotted path> = <value>"`` entry per replaced float, for example
+        ``"certificate.ladder.attempts[4].details.residual = nan"``.
+    """
+    replaced: list[str] = []
+    return _replace_non_finite(value, where, replaced), replaced
+
+
+def _replace_non_finite(value: Any, where: str, replaced: list[str]) -> Any:
+    if isinstance(value, (float, np.floating)):
+        if math.isfinite(value):
+            return value
+        replaced.append(f"{where} = {float(value)!r}")
+        return None
+    if isinstance(value, np.ndarray):
+        return _replace_non_finite(value.tolist(), where, replaced)
+    if isinstance(value, Mapping):
+        return {
+            key: _replace_non_finite(item, f"{where}.{key}", replaced)
+            for key, item in value.items()
+        }
+    if isinstance(value, (list, tuple)):
+        return [
+            _replace_non_finite(item, f"{where}[{i}]", replaced)
+            for i, item in enumerate(value)
+        ]
+    return value
 
 
 def _to_json_object(value: Mapping[Any, Any], where: str) -> dict[str, Any]:

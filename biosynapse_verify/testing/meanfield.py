@@ -368,21 +368,17 @@ def _record(
 def _finite_or_none(value: Any) -> Any:
     """Replace non-finite floats in nested dicts and lists with None.
 
-    NOTE: the search records NaN for some diagnostics (for example the
-    Lyapunov residual when the Lyapunov operator is singular), which JSON
-    cannot hold; those diagnostics are written as null.
+    JSON has no NaN or infinity, so a search diagnostic that is not finite
+    is written as null.
     """
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {key: _finite_or_none(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_finite_or_none(item) for item in value]
-    return value
+    from biosynapse_verify.report import replace_non_finite
+
+    return replace_non_finite(value)[0]
 
 
 def _write(out_dir: Path, outcome: MeanFieldOutcome) -> Path:
     """Write the certificate folder and return the path of certificate.json."""
+    from biosynapse_verify.recheck import recheck_instructions
     from biosynapse_verify.report import write_report
 
     arrays: dict[str, Any] = {}
@@ -403,9 +399,6 @@ def _write(out_dir: Path, outcome: MeanFieldOutcome) -> Path:
         arrays["x_star"] = outcome.equilibrium.x
         arrays["free"] = outcome.equilibrium.free.astype(np.int8)
     path = out_dir / "certificate.json"
-    outcome.certificate["recheck"] = {
-        "command": f"biosynapse-verify check {path}",
-        "exit_codes": "0 valid, 1 invalid, 2 unreadable",
-    }
+    outcome.certificate["recheck"] = recheck_instructions(path)
     paths = write_report(out_dir, outcome.certificate, {}, arrays)
     return paths["certificate.json"]
