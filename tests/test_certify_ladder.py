@@ -243,3 +243,41 @@ def test_strategy_names_unique() -> None:
         )
     ]
     assert len(set(names)) == len(names)
+
+
+# ------------------------------------------------------------ spectral screen
+def test_screen_skips_ladder_when_unstable() -> None:
+    A = with_spectrum([0.3, -1.0, -2.0, -3.0], seed=4)
+    outcome = search_certificate(A, eigenvalues=np.linalg.eigvals(A))
+    assert [a.strategy for a in outcome.attempts] == ["spectral_screen"]
+    assert "1 eigenvalue(s)" in outcome.attempts[0].reason
+    assert outcome.status == "refuted"
+    assert set(outcome.to_dict()["not_run"]) == {s.name for s in default_strategies()}
+
+
+def test_screen_keeps_ladder_when_stable() -> None:
+    A = random_hurwitz(12, seed=5)
+    outcome = search_certificate(A, eigenvalues=np.linalg.eigvals(A))
+    assert outcome.status == "candidate"
+    assert outcome.attempts[0].strategy != "spectral_screen"
+
+
+def test_screen_ignores_partial_spectrum() -> None:
+    A = with_spectrum([0.3, -1.0, -2.0, -3.0], seed=4)
+    outcome = search_certificate(A, eigenvalues=np.array([0.3]))
+    assert "spectral_screen" not in [a.strategy for a in outcome.attempts]
+    assert outcome.status == "refuted"
+
+
+def test_screen_off_without_instability_search() -> None:
+    A = with_spectrum([0.3, -1.0, -2.0, -3.0], seed=4)
+    options = SearchOptions(find_instability=False)
+    outcome = search_certificate(A, options=options, eigenvalues=np.linalg.eigvals(A))
+    assert "spectral_screen" not in [a.strategy for a in outcome.attempts]
+
+
+def test_screen_ignores_marginal_eigenvalue() -> None:
+    A = with_spectrum([0.0, -1.0, -2.0], seed=6)
+    outcome = search_certificate(A, eigenvalues=np.linalg.eigvals(A))
+    assert "spectral_screen" not in [a.strategy for a in outcome.attempts]
+    assert outcome.status != "candidate"

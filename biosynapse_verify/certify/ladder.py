@@ -38,6 +38,7 @@ __all__ = [
     "default_strategies",
     "preferred_candidate",
     "search_certificate",
+    "spectral_screen",
 ]
 
 logger = logging.getLogger(__name__)
@@ -312,12 +313,40 @@ class SearchOutcome:
         }
 
 
+def spectral_screen(
+    A: JacobianMatrix, eigenvalues: np.ndarray | None, options: SearchOptions
+) -> str | None:
+    """Return why no Lyapunov candidate can exist, or None to run the ladder.
+
+    The screen fires when ``eigenvalues`` contains all n eigenvalues of A and
+    the rightmost real part exceeds ``marginal_relative_tol * ||A||_2``,
+    the threshold above which :func:`find_instability` counts an
+    eigenvalue as unstable. It never fires when ``options.find_instability``
+    is false, because the skipped ladder would then leave no evidence.
+    """
+    if eigenvalues is None or not options.find_instability:
+        return None
+    eigenvalues = np.asarray(eigenvalues)
+    if eigenvalues.size != A.n or not np.all(np.isfinite(eigenvalues)):
+        return None
+    threshold = options.marginal_relative_tol * A.norm2_bound
+    rightmost = float(eigenvalues.real.max())
+    if rightmost <= threshold:
+        return None
+    count = int((eigenvalues.real > threshold).sum())
+    return (
+        f"not run: {count} eigenvalue(s) have real part above {threshold:.3g} 1/s "
+        f"(largest {rightmost:.6g} 1/s), so no P > 0 satisfies A^T P + P A < 0"
+    )
+
+
 def search_certificate(
     A: object,
     *,
     strategies: Sequence[Strategy] | None = None,
     options: SearchOptions | None = None,
     structure: StateStructure | None = None,
+    eigenvalues: np.ndarray | None = None,
 ) -> SearchOutcome:
     """Search a Lyapunov candidate for dx/dt = A x, or evidence of instability.
 
@@ -331,6 +360,14 @@ def search_certificate(
     structure : StateStructure, optional
         Fast/slow split and block partition of the state, for the block
         strategies and the ladder order; inferred from A when not given.
+    eigenvalues : ndarray of complex, optional
+        All n eigenvalues of A, when the caller has computed them already.
+        If one lies clearly in the right half-plane (see
+        :func:`spectral_screen`), no P > 0 can satisfy the Lyapunov
+        inequality, so the ladder is skipped and the search goes straight
+        to the instability evidence. The screen only saves time: a
+        refutation is still confirmed by the rigorous check of its Chetaev
+        certificate, so an inaccurate eigenvalue cannot produce a verdict.
 
     Returns
     -------
@@ -349,7 +386,12 @@ def search_certificate(
             )
         jacobian.structure = structure
     ladder = Ladder(strategies, options)
-    attempts = ladder.run(jacobian)
+    screen = spectral_screen(jacobian, eigenvalues, options)
+    if screen is None:
+        attempts = ladder.run(jacobian)
+    else:
+        logger.info("ladder skipped on n = %d: %s", jacobian.n, screen)
+        attempts = [Attempt("spectral_screen", True, screen, 0.0)]
     candidate = preferred_candidate(attempts)
 
     instability = None
