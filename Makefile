@@ -14,8 +14,11 @@ setup-lava:
 verify: setup
 	.venv/bin/biosynapse-verify verify $(NETWORK)
 
+# The examples run through the installed pytest plugin (no -p option), so a
+# broken entry point fails the suite. Their test that runs the spiking
+# simulator (about half a minute) is left to test-all.
 test: setup
-	.venv/bin/python -m pytest -m "not slow" -q
+	.venv/bin/python -m pytest -m "not slow and not biosynapse_simulation" -q
 
 test-all: setup
 	.venv/bin/python -m pytest -q

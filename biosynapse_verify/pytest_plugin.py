@@ -1,7 +1,8 @@
 """pytest plugin: fixtures for testing your own STDP networks with biosynapse-verify.
 
-Enable it with ``-p biosynapse_verify.pytest_plugin`` (or through the
-``pytest11`` entry point of an installed biosynapse-verify). It provides:
+An installed biosynapse-verify enables it through its ``pytest11`` entry
+point, which has this module's name. In a source checkout that is not
+installed, pass ``-p biosynapse_verify.pytest_plugin``. It provides:
 
 ``verify_network(spec, *, duration=None, seeds=None, backend="torch")``
     Runs the full pipeline (simulation, calibration, certificate, check)

@@ -1,12 +1,13 @@
 """Testing your own STDP network with the biosynapse-verify pytest plugin.
 
-Run this file with the plugin enabled::
+An installed biosynapse-verify enables the plugin through its ``pytest11``
+entry point, so this runs the file::
 
-    pytest -p biosynapse_verify.pytest_plugin examples/test_my_network.py
+    pytest examples/test_my_network.py
 
-(an installed biosynapse-verify enables the plugin through its ``pytest11``
-entry point, so plain ``pytest examples/`` works too). The test that runs
-the spiking simulator takes about half a minute; leave it out with
+(in a source checkout that is not installed, add
+``-p biosynapse_verify.pytest_plugin``). The test that runs the spiking
+simulator takes about half a minute; leave it out with
 ``-m "not biosynapse_simulation"``, or shorten it with
 ``--biosynapse-duration "5 s"``.
 

@@ -41,9 +41,9 @@ def refuted(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def run_pytest(*args: str) -> subprocess.CompletedProcess:
-    """Run pytest in a fresh interpreter with the plugin enabled."""
+    """Run pytest in a fresh interpreter, where the entry point loads the plugin."""
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", PLUGIN, "-p", "no:cacheprovider", *args],
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args],
         capture_output=True,
         text=True,
         cwd=REPO_ROOT,
@@ -130,9 +130,7 @@ def test_verify_network_tests_get_marker(pytester: pytest.Pytester) -> None:
             pass
         """
     )
-    selected = pytester.runpytest(
-        "-p", PLUGIN, "--collect-only", "-q", "-m", "biosynapse_simulation"
-    )
+    selected = pytester.runpytest("--collect-only", "-q", "-m", "biosynapse_simulation")
     selected.stdout.fnmatch_lines(
         ["*test_full*", "*1/2 tests collected (1 deselected)*"]
     )
@@ -149,7 +147,7 @@ def test_fixtures_run_in_a_user_suite(pytester: pytest.Pytester) -> None:
             assert recheck(outcome.path).valid
         """
     )
-    result = pytester.runpytest("-p", PLUGIN, "-q")
+    result = pytester.runpytest("-q")
     result.assert_outcomes(passed=1)
 
 
@@ -160,7 +158,7 @@ def test_bad_seed_option_is_a_usage_error(pytester: pytest.Pytester) -> None:
             verify_network("missing.yaml")
         """
     )
-    result = pytester.runpytest("-p", PLUGIN, "--biosynapse-seeds", "zero,one")
+    result = pytester.runpytest("--biosynapse-seeds", "zero,one")
     assert result.ret != 0
     result.stdout.fnmatch_lines(
         ["*--biosynapse-seeds: expected comma-separated integers*"]
@@ -168,20 +166,47 @@ def test_bad_seed_option_is_a_usage_error(pytester: pytest.Pytester) -> None:
 
 
 def test_help_lists_options(pytester: pytest.Pytester) -> None:
-    result = pytester.runpytest("-p", PLUGIN, "--help")
+    result = pytester.runpytest("--help")
     result.stdout.fnmatch_lines(
         ["*--biosynapse-duration*", "*--biosynapse-seeds*", "*--biosynapse-reports*"]
     )
 
 
-# ------------------------------------------------------------------- example
-def test_example_runs_without_simulation() -> None:
-    completed = run_pytest(str(EXAMPLE), "-q", "-m", "not biosynapse_simulation")
-    summary = completed.stdout.strip().splitlines()[-1]
-    assert completed.returncode == 0, (
-        completed.stdout[-3000:] + completed.stderr[-2000:]
+def test_entry_point_names_plugin() -> None:
+    from importlib.metadata import entry_points
+
+    (entry,) = [e for e in entry_points(group="pytest11") if e.value == PLUGIN]
+    assert entry.name == PLUGIN
+    assert entry.load().__name__ == PLUGIN
+
+
+@pytest.mark.parametrize(
+    "options",
+    [(), ("-p", PLUGIN)],
+    ids=["entry point", "entry point and -p"],
+)
+def test_example_collects_through_plugin(options: tuple[str, ...]) -> None:
+    # Only the plugin marks the test that uses verify_network. With -p as
+    # well, pytest must not fail with "Plugin already registered".
+    completed = run_pytest(
+        *options, str(EXAMPLE), "--collect-only", "-q", "-m", "biosynapse_simulation"
     )
-    assert summary.startswith("3 passed, 1 deselected"), summary
+    output = completed.stdout + completed.stderr
+    assert completed.returncode == 0, output[-3000:]
+    assert "test_network_is_certified" in completed.stdout
+    assert "1/4 tests collected (3 deselected)" in completed.stdout
+
+
+def test_plugin_can_be_disabled() -> None:
+    completed = run_pytest(
+        "-p", f"no:{PLUGIN}", str(EXAMPLE), "-q", "-k", "mean_field_is_certified"
+    )
+    assert completed.returncode != 0
+    assert "fixture 'mean_field_certificate' not found" in completed.stdout
+
+
+# ------------------------------------------------------------------- example
+# make test runs examples/ itself; this runs the simulation that it leaves out.
 
 
 @pytest.mark.slow
