@@ -87,6 +87,12 @@ class VerifyOptions:
     seeds: list[int] | None = None
     backend_options: dict = field(default_factory=dict)
 
+    compare_backend : str or None
+        A second backend that simulates the spec with the same seeds; the
+        report then shows both side by side with two-sample tests
+        (:func:`~biosynapse_verify.simulate.compare.run_backend_comparison`).
+    compare_options : dict
+        Keyword arguments of the second backend's constructor.
 
 @dataclass
 class VerifyOutcome:
@@ -94,6 +100,8 @@ class VerifyOutcome:
 
     verdict: str
     exit_code: int
+    compare_backend: str | None = None
+    compare_options: dict = field(default_factory=dict)
     certificate: dict
     paths: dict[str, Path] = field(default_factory=dict)
 
@@ -158,6 +166,15 @@ def verify(
                 backend,
                 progress=lambda f: progress("forgetting", f),
                 seeds=options.seeds,
+            )
+    if options.compare_backend is not None:
+        from biosynapse_verify.simulate.compare import run_backend_comparison
+
+        with _timed(timings, "comparison"):
+            record["backend_comparison"] = run_backend_comparison(
+                spec, backend, sim, options.compare_backend, options.compare_options,
+                seeds=options.seeds, duration=options.duration,
+                progress=lambda f: progress("compare", f),
             )
         record["forgetting"] = forgetting.to_dict()
         analysis["forgetting_figure"] = forgetting.figure()

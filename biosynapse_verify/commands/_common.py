@@ -41,9 +41,9 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def backend_options(args: argparse.Namespace) -> dict:
-    """Return the backend constructor's keyword arguments from the options."""
-    if args.backend == "lava":
+def backend_options(args: argparse.Namespace, backend: str | None = None) -> dict:
+    """Return the constructor's keyword arguments of ``backend`` (default: --backend)."""
+    if (backend or args.backend) == "lava":
         return {"run_config": args.lava_config, "scaling": args.lava_scaling}
     return {"device": args.device}
 

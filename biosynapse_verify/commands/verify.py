@@ -11,6 +11,7 @@ from biosynapse_verify.commands._common import (
     backend_options,
     parse_duration,
 )
+from biosynapse_verify.errors import BadInputError
 
 __all__ = ["register"]
 
@@ -22,7 +23,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--out", type=Path, default=None, help="report folder (default reports/NETWORK)"
     )
+    parser.add_argument(
+        "--compare-backend",
+        default="auto",
+        choices=["auto", "torch", "lava", "none"],
+        help="also simulate on this backend with the same seeds and report both side "
+        "by side with two-sample tests; 'auto' (default) means torch when --backend "
+        "is lava and none otherwise",
+    )
     parser.set_defaults(handler=run)
+
+
+def comparison_backend(args: argparse.Namespace) -> str | None:
+    """Return the backend to compare with, or None; reject the simulation backend itself."""
+    choice = args.compare_backend
+    if choice == "auto":
+        return "torch" if args.backend == "lava" else None
+    if choice == "none":
+        return None
+    if choice == args.backend:
+        raise BadInputError(
+            f"--compare-backend {choice}: the simulation already runs on {choice}; "
+            "choose the other backend or none"
+        )
+    return choice
 
 
 def run(args: argparse.Namespace, progress) -> int:
@@ -30,12 +54,15 @@ def run(args: argparse.Namespace, progress) -> int:
     from biosynapse_verify.spec import load_spec
 
     spec = load_spec(args.spec)
+    compare = comparison_backend(args)
     options = VerifyOptions(
         backend=args.backend,
         out_dir=args.out,
         duration=parse_duration(args.duration),
         seeds=args.seeds,
         backend_options=backend_options(args),
+        compare_backend=compare,
+        compare_options=backend_options(args, compare) if compare else {},
     )
     started = time.perf_counter()
     outcome = verify(spec, options, progress=progress)
@@ -58,6 +85,13 @@ def _print_verdict(outcome: object, seconds: float) -> None:
             print(f"  proven decay rate of x^T P x: exp(-2 * {c['decay_rate']:.6g} t)")
     if cert.get("check"):
         print(f"  check: {cert['check']['method']}: {cert['check']['reason']}")
+    comparison = cert.get("backend_comparison")
+    if comparison:
+        agreeing = sum(row["agree"] for row in comparison["tests"])
+        print(
+            f"  backend comparison: {agreeing} of {len(comparison['tests'])} "
+            f"two-sample tests agree at alpha = {comparison['alpha']:g}"
+        )
     for name, path in outcome.paths.items():
         print(f"  {name}: {path}")
     print(f"  wall time {seconds:.1f} s")

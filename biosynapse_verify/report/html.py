@@ -173,6 +173,7 @@ PLACED_KEYS = frozenset(
         "recheck",
         "spec",
         "derivations",
+        "backend_comparison",
     }
     | set(SECTIONS)
 )
@@ -236,6 +237,7 @@ def render_html(certificate: Mapping[str, Any], figures: Mapping[str, bytes]) ->
     return _environment().get_template("certificate.html.j2").render(**context)
 
 
+        "comparison": _comparison_view(plain.get("backend_comparison")),
 def render_pdf(html: str) -> bytes:
     """Return the PDF of a page from :func:`render_html`, made with WeasyPrint.
 
@@ -645,3 +647,82 @@ def _figure_view(name: str, data: bytes) -> dict[str, str]:
         "caption": caption,
         "uri": f"data:image/png;base64,{encoded}",
     }
+def _comparison_view(comparison: Any) -> dict[str, Any] | None:
+    """Lay out a backend comparison: runs side by side, tests, Lava's parameters.
+
+    Returns None when nothing was compared, and a plain value row when the
+    record has an unexpected shape.
+    """
+    if comparison is None:
+        return None
+    runs = comparison.get("runs") if isinstance(comparison, dict) else None
+    if not _is_record_list(runs):
+        logger.warning("backend_comparison has no list of runs; shown as a plain value")
+        return {"raw": comparison}
+    mapping = comparison.get("lava_mapping") or {}
+    return {
+        "raw": None,
+        "alpha": comparison.get("alpha"),
+        "agree": comparison.get("agree"),
+        "labels": [run.get("label") for run in runs],
+        "rows": _comparison_rows(runs, comparison.get("models") or {}),
+        "tests": comparison.get("tests") or [],
+        "notes": comparison.get("notes") or [],
+        "parameters": mapping.get("parameters") or [],
+        "approximations": mapping.get("approximations") or [],
+        "warnings": mapping.get("warnings") or [],
+        "run_config": mapping.get("run_config"),
+        "scaling": mapping.get("scaling"),
+    }
+
+
+def _comparison_rows(
+    runs: list[dict[str, Any]], models: dict[str, Any]
+) -> list[tuple[str, list[Any]]]:
+    """Return (quantity, value per run) rows for the side-by-side table."""
+
+    def row(label: str, get: Any) -> tuple[str, list[Any]]:
+        return label, [get(run) for run in runs]
+
+    rows = [
+        row("simulated model", lambda run: models.get(run.get("label"))),
+        row("backend", lambda run: run.get("backend")),
+        row("seeds", lambda run: run.get("seeds")),
+        row("simulated time per seed (s)", lambda run: run.get("duration_s")),
+        row("wall-clock time (s)", lambda run: run.get("wall_time_s")),
+    ]
+    populations = _names_in(runs, "populations")
+    for pop in populations:
+        rows.append(row(f"{pop}: mean rate (Hz)", _field("populations", pop, "mean_rate_Hz")))
+        rows.append(row(
+            f"{pop}: rate sd over seeds (Hz)",
+            _field("populations", pop, "rate_std_over_seeds_Hz"),
+        ))
+    labels = {
+        "mean": "final weight mean",
+        "std": "final weight sd",
+        "fraction_near_min": "fraction near w_min",
+        "fraction_near_max": "fraction near w_max",
+    }
+    for proj in _names_in(runs, "projections"):
+        for key, label in labels.items():
+            rows.append(row(f"{proj}: {label}", _field("projections", proj, key)))
+    return rows
+
+
+def _names_in(runs: list[dict[str, Any]], group: str) -> list[str]:
+    names: dict[str, None] = {}
+    for run in runs:
+        if isinstance(run.get(group), dict):
+            names.update(dict.fromkeys(run[group]))
+    return list(names)
+
+
+def _field(group: str, name: str, key: str) -> Any:
+    def get(run: dict[str, Any]) -> Any:
+        entry = (run.get(group) or {}).get(name)
+        return entry.get(key) if isinstance(entry, dict) else None
+
+    return get
+
+
