@@ -355,3 +355,30 @@ def test_decay_labels_stay_inside_axes() -> None:
         box = _pixel_box(label, renderer)
         assert axes_box.x0 <= box.x0, label.get_text()
         assert box.x1 <= axes_box.x1, label.get_text()
+
+
+@pytest.mark.parametrize(
+    ("predicted", "measured"),
+    [
+        ([0.597028, 0.525049], [0.260401, 0.260401]),  # vanrossum2000's report
+        ([0.05, 0.08, 0.11], [0.9, 0.9, 0.9]),  # left-aligned, stacked downwards
+    ],
+)
+def test_decay_labels_never_overlap(predicted: list, measured: list) -> None:
+    labels = ["slowest eigenvalue of A", "certified rate alpha", "third rate"]
+    figure = decay_rate_figure(predicted, measured, labels[: len(predicted)])
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    renderer = FigureCanvasAgg(figure).get_renderer()
+    figure.draw_without_rendering()
+    texts = figure.axes[0].texts
+    assert len(texts) == len(predicted)
+    for first, second in itertools.combinations(texts, 2):
+        # The white box behind the text; the annotation's own extent also
+        # covers its leader line.
+        first_box = _pixel_box(first.get_bbox_patch(), renderer)
+        second_box = _pixel_box(second.get_bbox_patch(), renderer)
+        assert not first_box.overlaps(second_box), (
+            first.get_text(),
+            second.get_text(),
+        )

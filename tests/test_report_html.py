@@ -530,3 +530,27 @@ def test_figures_ordered_by_kind(figures):
     page = render_html(sample_certificate(), named_figures)
     order = re.findall(r'<figure id="figure-([^"]+)">', page)
     assert order == ["spectrum", "weights_ff", "decay_rates", "raster"]
+
+
+def test_mode_entries_on_one_line():
+    certificate = pipeline_style_certificate()
+    certificate["refutation"]["modes"][0]["top_entries"] = [
+        {"index": 3, "magnitude": 0.70710678},
+        {"index": 12, "magnitude": 0.5},
+    ]
+    page = render_html(certificate, {})
+    assert "largest entries (index: magnitude)" in _visible_text(page)
+    # No-break spaces keep each index with its magnitude.
+    assert "3:\u00a00.707, 12:\u00a00.5" in page
+
+
+def test_nested_object_gets_full_width():
+    certificate = pipeline_style_certificate()
+    certificate["check"] = {
+        "details": {"Q": {"details": {"attempts": 2}, "method": "exact"}}
+    }
+    page = render_html(certificate, {})
+    assert '<tr class="short"><th colspan="2">details</th></tr>' in page
+    assert '<tr class="short"><th colspan="2">Q</th></tr>' in page
+    # An object without objects inside stays beside its label.
+    assert "<tr><th>details</th><td>" in page

@@ -185,6 +185,10 @@ LADDER_LABELS = {
     "options": "search options",
     "reason": "outcome of the search",
 }
+# Column of a mode's largest eigenvector entries, written "index: magnitude";
+# magnitudes of a unit vector need only MAGNITUDE_DIGITS significant digits.
+TOP_ENTRIES_LABEL = "largest entries (index: magnitude)"
+MAGNITUDE_DIGITS = 3
 # Keys of a refutation that hold [Re, Im] pairs of the leading eigenvalues.
 EIGENVALUE_PAIR_KEYS = ("leading_eigenvalues", "eigenvalues_near_axis")
 
@@ -274,6 +278,7 @@ def _environment() -> jinja2.Environment:
     environment.tests["scalar_list"] = _is_scalar_list
     environment.tests["scalar_list_list"] = _is_scalar_list_list
     environment.tests["record_list"] = _is_record_list
+    environment.tests["nested_mapping"] = _is_nested_mapping
     environment.globals["MAX_LIST_ITEMS"] = MAX_LIST_ITEMS
     environment.globals["DISPLAY_DIGITS"] = DISPLAY_DIGITS
     environment.globals["MAX_TABLE_DEPTH"] = MAX_TABLE_DEPTH
@@ -352,6 +357,13 @@ def _is_record_list(value: Any) -> bool:
         isinstance(value, list)
         and bool(value)
         and all(isinstance(item, dict) for item in value)
+    )
+
+
+def _is_nested_mapping(value: Any) -> bool:
+    """Return True for an object that contains another object or a list of objects."""
+    return isinstance(value, dict) and any(
+        isinstance(item, dict) or _is_record_list(item) for item in value.values()
     )
 
 
@@ -494,8 +506,48 @@ def _refutation_view(refutation: Any) -> dict[str, Any] | None:
     }
     ordered = [k for k in labels if k in refutation]
     ordered += sorted(k for k in refutation if k not in labels and k != pair_key)
-    rows = [(labels.get(k, _key_label(k)), refutation[k]) for k in ordered]
+    rows = []
+    for key in ordered:
+        value = _modes_view(refutation[key]) if key == "modes" else refutation[key]
+        rows.append((labels.get(key, _key_label(key)), value))
     return {"eigenvalues": eigenvalues, "rows": rows}
+
+
+def _modes_view(modes: Any) -> Any:
+    """Write each mode's largest eigenvector entries on one line, "index: magnitude".
+
+    Shown as a list of records, every entry would take its own line in a
+    narrow column, and a handful of modes would fill pages.
+    """
+    if not _is_record_list(modes):
+        return modes
+    return [_mode_view(mode) for mode in modes]
+
+
+def _mode_view(mode: dict[str, Any]) -> dict[str, Any]:
+    entries = mode.get("top_entries")
+    valid = _is_record_list(entries) and all(
+        {"index", "magnitude"} <= set(entry) for entry in entries
+    )
+    if not valid:
+        return mode
+    # A no-break space keeps each index on the line of its magnitude.
+    text = ", ".join(
+        f"{format_value(entry['index'])}:\u00a0{_format_magnitude(entry['magnitude'])}"
+        for entry in entries
+    )
+    first = [key for key in ("eigenvalue", "classification") if key in mode]
+    rest = [key for key in mode if key not in first and key != "top_entries"]
+    view = {key: mode[key] for key in first + rest}
+    view[TOP_ENTRIES_LABEL] = text
+    return view
+
+
+def _format_magnitude(value: Any) -> str:
+    """Format an eigenvector entry's magnitude to ``MAGNITUDE_DIGITS`` digits."""
+    if isinstance(value, float) and math.isfinite(value) and value != 0.0:
+        return f"{value:.{MAGNITUDE_DIGITS}g}"
+    return format_value(value)
 
 
 def _is_pair_list(value: Any) -> bool:

@@ -74,6 +74,12 @@ LEGEND_BELOW_AXES = -0.14
 # Labels of points right of this fraction of the axes width go on the left
 # of their point, so they stay inside the axes.
 LABEL_FLIP_FRACTION = 0.6
+# Labels of points closer than these fractions of the axes width and height
+# would overlap (a label is up to about 40% of the axes wide), so they are
+# stacked LABEL_STEP_POINTS apart, with a leader line to their point.
+LABEL_CLASH_FRACTION = (0.45, 0.06)
+LABEL_STEP_POINTS = 12.0
+LEADER_LINE = {"arrowstyle": "-", "linewidth": 0.6, "color": "0.35", "shrinkB": 3}
 # Weights further than this fraction of (w_max - w_min) outside the bounds
 # are counted as out of bounds, above float rounding of a clipped weight.
 WEIGHT_BOUND_SLACK_RELATIVE = 1e-9
@@ -111,7 +117,7 @@ def _as_array(name: str, value: object, ndim: int, shape_text: str) -> np.ndarra
     if bad.size:
         index = np.unravel_index(bad[0], array.shape)
         raise ValueError(
-            f"{name}: {bad.size} non-finite value(s), first {array[index]!r} at "
+            f"{name}: {bad.size} non-finite value(s), first {float(array[index])!r} at "
             f"index {tuple(int(i) for i in index)}; remove or fix them before plotting"
         )
     return array
@@ -699,21 +705,93 @@ def decay_rate_figure(
 def _label_points(
     axes: Axes, x: np.ndarray, y: np.ndarray, labels: Sequence[str]
 ) -> None:
-    """Write each label beside its point, on the side where the axes has room."""
+    """Write each label beside its point, on the side where the axes has room.
+
+    Labels of nearby points are stacked so that they do not overlap, and a
+    thin line joins each of them to its point.
+    """
     to_axes = axes.transData + axes.transAxes.inverted()
-    for point_x, point_y, label in zip(x, y, labels, strict=True):
-        fraction = to_axes.transform((point_x, point_y))[0]
-        right = fraction > LABEL_FLIP_FRACTION
+    fractions = [to_axes.transform(point) for point in zip(x, y, strict=True)]
+    placed: list[tuple[float, float, int]] = []
+    slots: dict[int, int] = {}
+    for index in _label_order(fractions):
+        fraction_x, fraction_y = fractions[index]
+        slots[index] = _free_label_slot(placed, fraction_x, fraction_y)
+        placed.append((fraction_x, fraction_y, slots[index]))
+    # Annotations follow the order of labels, so axes.texts does too.
+    for index, (point_x, point_y, label) in enumerate(zip(x, y, labels, strict=True)):
+        fraction_x, fraction_y = fractions[index]
+        right = fraction_x > LABEL_FLIP_FRACTION
+        slot = slots[index]
+        crowded = _has_near_point(fractions, fraction_x, fraction_y)
+        rise = _label_rise(slot, upwards=fraction_y < 0.5, crowded=crowded)
         axes.annotate(
             label,
             (point_x, point_y),
             textcoords="offset points",
-            xytext=(-5, 4) if right else (5, 4),
+            xytext=(-5, rise) if right else (5, rise),
             ha="right" if right else "left",
             fontsize="small",
             # A light box keeps the label readable where a line crosses it.
             bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": "none", "pad": 1.0},
+            arrowprops=LEADER_LINE if crowded else None,
         )
+
+
+def _label_order(fractions: list[np.ndarray]) -> list[int]:
+    """Return the order in which labels take stacking slots, nearest slot first.
+
+    A label runs from its point towards the middle of the axes, so the
+    point furthest in that direction gets the lowest slot. The labels
+    stacked above it then start further out, and leader lines do not cross.
+    """
+
+    def key(index: int) -> float:
+        fraction_x = float(fractions[index][0])
+        return fraction_x if fraction_x > LABEL_FLIP_FRACTION else -fraction_x
+
+    return sorted(range(len(fractions)), key=key)
+
+
+def _has_near_point(
+    fractions: list[np.ndarray], fraction_x: float, fraction_y: float
+) -> bool:
+    """Return True when another point is close enough for labels to collide."""
+    near_x, near_y = LABEL_CLASH_FRACTION
+    near = [
+        abs(other_x - fraction_x) < near_x and abs(other_y - fraction_y) < near_y
+        for other_x, other_y in fractions
+    ]
+    return sum(near) > 1
+
+
+def _label_rise(slot: int, *, upwards: bool, crowded: bool) -> float:
+    """Return the baseline of a label relative to its point, in points.
+
+    A label of a point with no near neighbour sits just above it. Crowded
+    labels move one step per slot off their point, so their leader lines
+    show: upwards in the lower half of the axes, downwards in the upper half.
+    """
+    if not crowded:
+        return 4.0
+    offset = (slot + 1) * LABEL_STEP_POINTS
+    return 4.0 + offset if upwards else -8.0 - offset
+
+
+def _free_label_slot(
+    placed: list[tuple[float, float, int]], fraction_x: float, fraction_y: float
+) -> int:
+    """Return the lowest stacking slot that no label of a nearby point uses."""
+    near_x, near_y = LABEL_CLASH_FRACTION
+    taken = {
+        slot
+        for other_x, other_y, slot in placed
+        if abs(other_x - fraction_x) < near_x and abs(other_y - fraction_y) < near_y
+    }
+    slot = 0
+    while slot in taken:
+        slot += 1
+    return slot
 
 
 def _draw_identity(axes: Axes, predicted: np.ndarray, measured: np.ndarray) -> None:
