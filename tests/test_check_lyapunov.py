@@ -285,8 +285,10 @@ def test_sparse_A_matches_dense_A():
 
 def test_non_symmetric_P_rejected():
     P = np.array([[2.0, 1.0], [np.nextafter(1.0, 2.0), 2.0]])
-    with pytest.raises(ValueError, match="not symmetric"):
+    with pytest.raises(ValueError, match="not symmetric") as caught:
         check_lyapunov(-np.eye(2), P, 0.1)
+    # Plain floats, as a reader of the report expects, with every digit.
+    assert "P[0, 1] = 1.0 but P[1, 0] = 1.0000000000000002." in str(caught.value)
 
 
 @pytest.mark.parametrize(

@@ -198,7 +198,7 @@ def m_matrix_weights(S: sp.csr_array) -> MMatrixWeights | str:
         index = int(np.argmin(diagonal))
         return (
             f"group {index} has no decay of its own (comparison diagonal "
-            f"{diagonal[index]!r} <= 0)"
+            f"{float(diagonal[index])!r} <= 0)"
         )
     _, T = _jacobi_matrix(S)
     right = perron_bounds(T, threshold=1.0)

@@ -165,8 +165,8 @@ def validate_certificate_matrix(P: object, n: int, name: str = "P") -> np.ndarra
     if asymmetric.any():
         i, j = (int(k) for k in np.argwhere(asymmetric)[0])
         raise ValueError(
-            f"{name} is not symmetric: {name}[{i}, {j}] = {array[i, j]!r} but "
-            f"{name}[{j}, {i}] = {array[j, i]!r}. A definiteness claim about a "
+            f"{name} is not symmetric: {name}[{i}, {j}] = {float(array[i, j])!r} but "
+            f"{name}[{j}, {i}] = {float(array[j, i])!r}. A definiteness claim about a "
             "non-symmetric matrix is meaningless; symmetrise it before the search "
             "produces the certificate, not in the checker."
         )

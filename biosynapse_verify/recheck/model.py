@@ -275,8 +275,8 @@ def _check_bounds(
         i = int(np.flatnonzero(outside)[0])
         raise RecheckRejection(
             EQUILIBRIUM_STEP,
-            f"weight coordinate {n_rates + i} of x* is {weights[i]!r}, outside its "
-            f"bounds [{lower[i]!r}, {upper[i]!r}]",
+            f"weight coordinate {n_rates + i} of x* is {float(weights[i])!r}, "
+            f"outside its bounds [{float(lower[i])!r}, {float(upper[i])!r}]",
         )
     if state.kind == "interior":
         if not state.free.all():

@@ -76,7 +76,8 @@ def check_blocks_hurwitz(
     if not abscissa[worst] < -tol:
         return (
             f"block {worst} is not Hurwitz: its spectral abscissa is "
-            f"{abscissa[worst]!r} >= -{tol!r} (marginal_relative_tol * ||A||_2 bound)"
+            f"{float(abscissa[worst])!r} >= -{tol!r} "
+            "(marginal_relative_tol * ||A||_2 bound)"
         )
     closest = int(np.argmin(separation))
     if not separation[closest] > tol:

@@ -181,7 +181,7 @@ def _composite_pieces(
         block = int(np.argmax(fast_rates))
         return Failure(
             f"the fast coordinate of block {block} does not decay on its own "
-            f"(a_ff = {fast_rates[block]!r}); the boundary layer is not stable",
+            f"(a_ff = {float(fast_rates[block])!r}); the boundary layer is not stable",
             details,
         )
     why = check_blocks_hurwitz(abscissa, separation, A.norm2_bound, options)
