@@ -11,15 +11,14 @@ The command runs the same certificate ladder and rigorous checks as
 ``verify`` and prints one verdict: CERTIFIED (a Lyapunov certificate that
 passed the rigorous check), REFUTED (an instability proof that passed it)
 or INCONCLUSIVE, with the strategy that decided and why the cheaper ones
-did not. With ``--out`` it writes ``certificate.json`` and the certificate
-arrays. Exit codes: 0 certified, 1 refuted or inconclusive, 2 unreadable
+did not. With ``--out`` it writes ``certificate.json``, A and the
+certificate's arrays, which ``biosynapse-verify check`` re-verifies. Exit codes: 0 certified, 1 refuted or inconclusive, 2 unreadable
 input, 3 numerical failure.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import logging
 import platform
@@ -34,12 +33,27 @@ import scipy.sparse as sp
 
 from biosynapse_verify.errors import BadInputError
 
-__all__ = ["MatrixVerdict", "certify_matrix", "load_matrix", "register"]
+__all__ = [
+    "MatrixVerdict",
+    "certify_matrix",
+    "load_matrix",
+    "register",
+    "write_certificate",
+]
 
 logger = logging.getLogger(__name__)
 
 EXIT_CERTIFIED = 0
 EXIT_NOT_CERTIFIED = 1
+CERTIFICATE_FILE = "certificate.json"
+MATRIX_SUFFIXES = (".npy", ".npz", ".mtx")
+MATRIX_MAGIC = {".npy": b"\x93NUMPY", ".npz": b"PK", ".mtx": b"%%MatrixMarket"}
+"""First bytes of a .npy file, a .npz (zip) archive and a Matrix Market file."""
+MATRIX_WRITERS = {
+    ".npy": "numpy.save",
+    ".npz": "scipy.sparse.save_npz or numpy.savez",
+    ".mtx": "scipy.io.mmwrite",
+}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -68,7 +82,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "candidate, and keep the one with the largest certified decay rate",
     )
     parser.add_argument(
-        "--out", type=Path, default=None, help="folder for certificate.json and arrays"
+        "--out",
+        type=Path,
+        default=None,
+        help="folder for certificate.json, A.npz and the certificate's arrays "
+        "(re-check them with biosynapse-verify check FOLDER)",
     )
     parser.add_argument(
         "--json", action="store_true", help="print the full record as JSON"
@@ -110,41 +128,97 @@ def load_matrix(path: Path) -> np.ndarray | sp.csr_array:
     Raises
     ------
     BadInputError
-        If the file is missing, has another suffix, or holds no single
-        2-D numeric matrix.
+        If the file is missing, has another suffix, holds no single square
+        numeric matrix, or has a NaN or infinite entry.
     """
-    if not path.is_file():
-        raise BadInputError(f"{path}: file not found")
     suffix = path.suffix.lower()
+    if suffix not in MATRIX_SUFFIXES:
+        raise BadInputError(
+            f"{path}: unknown suffix {suffix!r}; give a .npy, .npz or .mtx file"
+        )
+    if not path.is_file():
+        raise BadInputError(
+            f"{path}: file not found; give the path of a .npy, .npz or .mtx file"
+        )
+    _require_magic(path, suffix)
     try:
-        if suffix == ".npy":
-            matrix = np.load(path, allow_pickle=False)
-        elif suffix == ".npz":
-            matrix = _load_npz(path)
-        elif suffix == ".mtx":
-            import scipy.io
+        matrix = _read(path, suffix)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
+        raise BadInputError(
+            f"{path}: cannot read the matrix ({err}); write A with {MATRIX_WRITERS[suffix]}"
+        ) from None
+    matrix = _as_float_matrix(path, matrix)
+    _require_finite(path, matrix)
+    return matrix
 
-            matrix = scipy.io.mmread(path)
-        else:
-            raise BadInputError(
-                f"{path}: unknown suffix {suffix!r}; give a .npy, .npz or .mtx file"
-            )
-    except (OSError, ValueError, zipfile.BadZipFile) as err:
-        raise BadInputError(f"{path}: cannot read the matrix ({err})") from None
+
+def _require_magic(path: Path, suffix: str) -> None:
+    """Reject a file whose first bytes do not match its suffix.
+
+    Without this, numpy reads a non-.npy file as a pickle and reports a
+    message about pickled data instead of a corrupt file.
+    """
+    magic = MATRIX_MAGIC[suffix]
+    with path.open("rb") as handle:
+        head = handle.read(len(magic))
+    if head != magic:
+        raise BadInputError(
+            f"{path}: not a {suffix} file (it starts with {head[:8]!r}, not "
+            f"{magic!r}); write A with {MATRIX_WRITERS[suffix]}"
+        )
+
+
+def _read(path: Path, suffix: str) -> object:
+    if suffix == ".npy":
+        return np.load(path, allow_pickle=False)
+    if suffix == ".npz":
+        return _load_npz(path)
+    import scipy.io
+
+    return scipy.io.mmread(path)
+
+
+def _as_float_matrix(path: Path, matrix: object) -> np.ndarray | sp.csr_array:
+    """Return ``matrix`` as float64, dense or CSR, after checking it is square."""
     if sp.issparse(matrix):
-        matrix = sp.csr_array(matrix, dtype=np.float64)
+        kind = matrix.dtype.kind
     else:
         matrix = np.asarray(matrix)
-        if matrix.dtype.kind not in "fiu":
-            raise BadInputError(
-                f"{path}: the matrix has dtype {matrix.dtype}; give real numbers"
-            )
-        matrix = matrix.astype(np.float64)
+        kind = matrix.dtype.kind
+    if kind not in "fiub":
+        raise BadInputError(
+            f"{path}: the matrix has dtype {matrix.dtype}; give real numbers"
+        )
     if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
         raise BadInputError(
-            f"{path}: A must be square; got shape {tuple(matrix.shape)}"
+            f"{path}: A must be square; got shape {tuple(matrix.shape)}, so save "
+            "the n x n Jacobian"
         )
-    return matrix
+    if sp.issparse(matrix):
+        return sp.csr_array(matrix, dtype=np.float64)
+    return matrix.astype(np.float64)
+
+
+def _require_finite(path: Path, matrix: np.ndarray | sp.csr_array) -> None:
+    """Reject NaN and infinite entries, naming the first one and the count."""
+    if sp.issparse(matrix):
+        coo = sp.coo_array(matrix)
+        bad = ~np.isfinite(coo.data)
+        if not bad.any():
+            return
+        first = np.flatnonzero(bad)[0]
+        row, column, value = coo.row[first], coo.col[first], coo.data[first]
+    else:
+        bad = ~np.isfinite(matrix)
+        if not bad.any():
+            return
+        row, column = np.argwhere(bad)[0]
+        value = matrix[row, column]
+    raise BadInputError(
+        f"{path}: A[{row}, {column}] = {value} is not finite (non-finite entries: "
+        f"{int(bad.sum())}); a Jacobian evaluated outside the model's domain "
+        "gives NaN or inf, so recompute A at a valid equilibrium"
+    )
 
 
 def _load_npz(path: Path) -> np.ndarray | sp.csr_array:
@@ -232,7 +306,10 @@ def _verdict(search: object, check: object) -> tuple[str, str]:
     if check is None:
         return "inconclusive", search.reason()
     if not check.valid:
-        return "inconclusive", f"the rigorous check rejected the {check.claim} claim: {check.reason}"
+        return (
+            "inconclusive",
+            f"the rigorous check rejected the {check.claim} claim: {check.reason}",
+        )
     if check.claim == "stable":
         return "certified", check.reason
     return "refuted", check.reason
@@ -240,36 +317,30 @@ def _verdict(search: object, check: object) -> tuple[str, str]:
 
 def _record(A: np.ndarray | sp.sparray, result: MatrixVerdict) -> dict:
     from biosynapse_verify import __version__
+    from biosynapse_verify.recheck.matrix import MATRIX_FORMAT
+    from biosynapse_verify.recheck.model import canonical_matrix_sha256
 
     search, check = result.search, result.check
     record = {
-        "format": {"name": "biosynapse-verify matrix certificate", "version": 1},
+        "format": dict(MATRIX_FORMAT),
         "verdict": result.verdict,
         "reason": result.reason,
         "n": int(A.shape[0]),
         "nnz": int(A.nnz) if sp.issparse(A) else int(np.count_nonzero(A)),
-        "A_sha256": _matrix_hash(A),
+        "hashes": {"A": canonical_matrix_sha256(A)},
         "ladder": search.to_dict(),
         "check": None if check is None else check.to_dict(),
         "timings": dict(result.timings),
-        "versions": {"biosynapse-verify": __version__, "python": platform.python_version()},
+        "versions": {
+            "biosynapse-verify": __version__,
+            "python": platform.python_version(),
+        },
     }
     if search.candidate is not None:
         record["certificate"] = search.candidate.to_dict()
+    if search.instability is not None:
+        record["refutation"] = search.instability.to_dict()
     return record
-
-
-def _matrix_hash(A: np.ndarray | sp.sparray) -> str:
-    """SHA-256 of A in canonical CSR form (shape, indptr, indices, values)."""
-    csr = sp.csr_array(A, dtype=np.float64)
-    csr.sum_duplicates()
-    csr.sort_indices()
-    digest = hashlib.sha256()
-    digest.update(np.asarray(csr.shape, dtype=np.int64).tobytes())
-    for part in (csr.indptr, csr.indices):
-        digest.update(part.astype(np.int64).tobytes())
-    digest.update(csr.data.astype(np.float64).tobytes())
-    return digest.hexdigest()
 
 
 def run(args: argparse.Namespace, progress) -> int:
@@ -293,33 +364,75 @@ def run(args: argparse.Namespace, progress) -> int:
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
     result.record["timings"]["peak_python_memory_bytes"] = int(peak)
+    result.record["matrix"] = {"file": str(args.matrix)}
     progress("certify", 1.0)
     progress.close()
     if args.out is not None:
-        _write(args.out, result)
+        write_certificate(args.out, A, result)
     if args.json:
-        print(json.dumps(result.record, indent=2, sort_keys=True))
+        print(json.dumps(_json_ready(result.record), indent=2, sort_keys=True))
     else:
         _print_summary(args.matrix, result)
     return result.exit_code
 
 
-def _write(out: Path, result: MatrixVerdict) -> None:
-    from biosynapse_verify.certify.candidate import jsonable
+def write_certificate(
+    out: Path, A: np.ndarray | sp.sparray, result: MatrixVerdict
+) -> Path:
+    """Write ``certificate.json`` and its arrays into ``out``, each file atomically.
 
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "certificate.json").write_text(
-        json.dumps(jsonable(result.record), indent=2, sort_keys=True) + "\n"
-    )
+    The arrays are A (so ``biosynapse-verify check`` can re-check the claim
+    without the original file), P and the shear of a factored P for a
+    certificate, and the Chetaev matrix for a refutation. Each is listed
+    under ``arrays`` with its SHA-256. The JSON is written last, so it never
+    lists a file that is not complete.
+
+    Returns
+    -------
+    Path
+        The written ``certificate.json``.
+    """
+    from biosynapse_verify.recheck import CHETAEV_ARRAY, recheck_instructions
+    from biosynapse_verify.report.atomic import atomic_write_bytes, atomic_write_text
+    from biosynapse_verify.report.writer import _encode_arrays
+
+    arrays: dict[str, object] = {"A": sp.csr_matrix(A)}
     candidate = result.search.candidate
-    if candidate is None:
-        return
-    if sp.issparse(candidate.P):
-        sp.save_npz(out / "P.npz", sp.csr_matrix(candidate.P))
-    else:
-        np.savez_compressed(out / "P.npz", P=candidate.P)
-    if candidate.transform is not None:
-        sp.save_npz(out / "P_transform.npz", sp.csr_matrix(candidate.transform))
+    if candidate is not None:
+        arrays["P"] = (
+            candidate.P if sp.issparse(candidate.P) else np.asarray(candidate.P)
+        )
+        if candidate.transform is not None:
+            arrays["P_transform"] = sp.csr_matrix(candidate.transform)
+    instability = result.search.instability
+    if instability is not None and instability.chetaev is not None:
+        arrays[CHETAEV_ARRAY] = np.asarray(instability.chetaev.P)
+    # The same .npz encoding as a verify report, which the re-check reads.
+    files, entries = _encode_arrays(arrays)
+
+    path = out / CERTIFICATE_FILE
+    record = dict(result.record, arrays=entries, recheck=recheck_instructions(path))
+    text = json.dumps(_json_ready(record), indent=2, sort_keys=True, allow_nan=False)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, data in files.items():
+        atomic_write_bytes(out / name, data)
+    atomic_write_text(path, text + "\n")
+    logger.info("wrote %s with arrays %s", path, ", ".join(sorted(entries)))
+    return path
+
+
+def _json_ready(record: dict) -> object:
+    """Return the record as plain JSON values, with NaN and infinity as null."""
+    from biosynapse_verify.certify.candidate import jsonable
+    from biosynapse_verify.report.certificate import replace_non_finite
+
+    plain, replaced = replace_non_finite(jsonable(record))
+    if replaced:
+        plain["non_finite_values"] = {
+            "replaced_by_null": replaced,
+            "note": "JSON has no NaN or infinity, so these values are written as null",
+        }
+    return plain
 
 
 def _print_summary(path: Path, result: MatrixVerdict) -> None:
@@ -332,10 +445,14 @@ def _print_summary(path: Path, result: MatrixVerdict) -> None:
             f"{c.lambda_max_P:.6g}, alpha = {c.alpha:.6g} 1/s"
         )
         if c.decay_rate is not None:
-            print(f"  decay rate of ||x||: {c.decay_rate:.6g} 1/s (kappa(P) = {c.condition_number:.3g})")
+            print(
+                f"  decay rate of ||x||: {c.decay_rate:.6g} 1/s (kappa(P) = {c.condition_number:.3g})"
+            )
         factor = c.details.get("eta_factor_max")
         if factor is not None:
-            print(f"  slow-rate factor s* = {factor:.4g} (learning rate up to s* times the current one)")
+            print(
+                f"  slow-rate factor s* = {factor:.4g} (learning rate up to s* times the current one)"
+            )
     for attempt in search.attempts:
         if not attempt.succeeded:
             status = "not applicable" if not attempt.applied else "failed"

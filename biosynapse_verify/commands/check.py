@@ -1,6 +1,9 @@
 """``biosynapse-verify check CERTIFICATE.json``: re-verify a certificate.
 
-Prints one line: ``VALID ...`` with the margin of the rigorous check, or
+Works for certificates written by ``verify`` (the Jacobian is rebuilt from
+the stored spec) and by ``certify`` (the stored A.npz is matched with its
+recorded hash). Prints one line: ``VALID ...`` with the margin of the
+rigorous check, or
 ``INVALID ...`` with the step that rejected the certificate and why. Exit
 codes: 0 valid, 1 invalid, 2 unreadable (invalid JSON, a missing file, or
 data the re-check needs is absent).
@@ -22,7 +25,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=(
             "Rebuild the mean-field model from the certificate's spec and transfer "
             "parameters, confirm the stored equilibrium and the hash of A, and "
-            "repeat the rigorous check. Exit 0 valid, 1 invalid, 2 unreadable."
+            "repeat the rigorous check. For a certificate written by certify, "
+            "confirm the hash of the stored A instead. Exit 0 valid, 1 invalid, "
+            "2 unreadable."
         ),
     )
     parser.add_argument(

@@ -38,6 +38,10 @@ from biosynapse_verify.recheck.claims import (
     check_stability_claim,
 )
 from biosynapse_verify.recheck.errors import RecheckRejection
+from biosynapse_verify.recheck.matrix import (
+    read_matrix_record,
+    recheck_matrix_certificate,
+)
 from biosynapse_verify.recheck.model import (
     EQUILIBRIUM_STEP,
     JACOBIAN_STEP,
@@ -79,7 +83,10 @@ def recheck_certificate(path: str | Path, *, method: str = "auto") -> RecheckRes
     ----------
     path : str or Path
         A ``certificate.json``, or the report folder that contains it, with
-        its ``.npz`` array files beside it.
+        its ``.npz`` array files beside it. A certificate that
+        ``biosynapse-verify certify`` wrote for a matrix file is re-checked
+        against its stored A instead of a spec
+        (:mod:`biosynapse_verify.recheck.matrix`).
     method : {"auto", "exact", "sylvester", "rump", "interval"}
         Method of the rigorous check, as in
         :func:`biosynapse_verify.check.check_lyapunov`.
@@ -98,6 +105,9 @@ def recheck_certificate(path: str | Path, *, method: str = "auto") -> RecheckRes
     """
     start = time.perf_counter()
     path = resolve_certificate_path(path)
+    matrix_record = read_matrix_record(path)
+    if matrix_record is not None:
+        return recheck_matrix_certificate(path, matrix_record, method)
     record = read_record(path)
     steps = _Steps()
     facts: dict[str, Any] = {}
