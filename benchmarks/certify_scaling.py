@@ -157,7 +157,13 @@ def run_child(task: dict[str, Any], cap: float | None) -> dict[str, Any]:
         command = [sys.executable, __file__, "--child", json.dumps(job)]
         with open(stderr_path, "wb") as stderr:
             child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr)
-            status, usage, wall = _wait(child, cap, started_path)
+            try:
+                status, usage, wall = _wait(child, cap, started_path)
+            except BaseException:
+                # Interrupted (for example by Ctrl-C): leave no child running.
+                child.kill()
+                child.wait()
+                raise
         # A run that reports its own peak (before untimed extras) overrides this.
         row: dict[str, Any] = {"peak_MiB": usage.ru_maxrss / 1024, "wall_seconds": wall}
         if status == "dnf":
@@ -215,7 +221,7 @@ def measure(task: dict[str, Any], repeats: int, cap: float | None) -> dict[str, 
         if row["status"] != "ok":
             return {**row, "runs": len(rows)}
     summary = dict(rows[0])
-    for key in ("seconds", "search_seconds", "check_seconds"):
+    for key in ("seconds", "cpu_seconds", "search_seconds", "check_seconds"):
         if key in summary:
             summary[key] = statistics.median(row[key] for row in rows)
     summary["peak_MiB"] = max(row["peak_MiB"] for row in rows)
@@ -317,29 +323,34 @@ def agreement(case: dict[str, Any], peers: list[str]) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------- summary
-def _time_against_nnz(cases: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
-    """Return log(nnz) and log(our seconds) of the sizes where ours finished."""
+def _time_against_nnz(
+    cases: list[dict[str, Any]], key: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return log(nnz) and log(our ``key`` seconds) where ours finished."""
     done = [case["ours"] for case in cases if case["ours"]["status"] == "ok"]
     log_nnz = np.log([ours["nnz"] for ours in done])
-    log_seconds = np.log([ours["seconds"] for ours in done])
+    log_seconds = np.log([ours[key] for ours in done])
     return log_nnz, log_seconds
 
 
-def growth_exponent(cases: list[dict[str, Any]]) -> float | None:
-    """Return the least-squares slope of log(our time) against log(nnz)."""
-    x, y = _time_against_nnz(cases)
+def growth_exponent(cases: list[dict[str, Any]], key: str = "seconds") -> float | None:
+    """Return the least-squares slope of log(our time) against log(nnz).
+
+    ``key`` is "seconds" (wall) or "cpu_seconds".
+    """
+    x, y = _time_against_nnz(cases, key)
     if x.size < 2:
         return None
     return float(np.polyfit(x, y, 1)[0])
 
 
-def local_exponents(cases: list[dict[str, Any]]) -> list[float]:
+def local_exponents(cases: list[dict[str, Any]], key: str = "seconds") -> list[float]:
     """Return the slope of log(our time) against log(nnz) between neighbouring sizes.
 
     Fixed costs dominate the smallest sizes and pull the overall fit below
     one, so the last of these slopes is the better guide to large n.
     """
-    x, y = _time_against_nnz(cases)
+    x, y = _time_against_nnz(cases, key)
     return [float(value) for value in np.diff(y) / np.diff(x)]
 
 
@@ -395,20 +406,23 @@ def _number(value: Any, digits: int = 3) -> str:
 def ours_table(cases: list[dict[str, Any]]) -> list[str]:
     """Return the markdown table of our runs."""
     lines = [
-        "| n | nnz | runs | search s | check s | total s | peak MiB | verdict | beta | decay rate 1/s |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |",
+        (
+            "| n | nnz | runs | search s | check s | total s | CPU s | peak MiB "
+            "| verdict | beta | decay rate 1/s |"
+        ),
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |",
     ]
     for case in cases:
         o = case["ours"]
         if o["status"] != "ok":
             lines.append(
-                f"| {case['n']} | - | {o['runs']} | {o['status']} | | | | | | |"
+                f"| {case['n']} | - | {o['runs']} | {o['status']} | | | | | | | |"
             )
             continue
         lines.append(
             f"| {case['n']} | {o['nnz']} | {o['runs']} | {_number(o['search_seconds'])} "
             f"| {_number(o['check_seconds'])} | {_number(o['seconds'])} "
-            f"| {o['peak_MiB']:.0f} | {o['verdict']} | {_number(o.get('beta'), 4)} "
+            f"| {_number(o['cpu_seconds'])} | {o['peak_MiB']:.0f} | {o['verdict']} | {_number(o.get('beta'), 4)} "
             f"| {_number(o.get('decay_rate'), 4)} |"
         )
     return lines
@@ -417,8 +431,11 @@ def ours_table(cases: list[dict[str, Any]]) -> list[str]:
 def peer_table(cases: list[dict[str, Any]], peers: list[str]) -> list[str]:
     """Return the markdown table of the peers, with time ratios peer / ours."""
     lines = [
-        "| n | peer | runs | time s | peak MiB | verdict | beta | peer / ours | agrees |",
-        "| ---: | --- | ---: | ---: | ---: | --- | ---: | ---: | --- |",
+        (
+            "| n | peer | runs | time s | CPU s | peak MiB | verdict | beta "
+            "| peer / ours | agrees |"
+        ),
+        "| ---: | --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | --- |",
     ]
     for case in cases:
         for method in peers:
@@ -428,20 +445,20 @@ def peer_table(cases: list[dict[str, Any]], peers: list[str]) -> list[str]:
 
 def _peer_row(case: dict[str, Any], method: str) -> str:
     peer, ours = case[method], case["ours"]
+    start = f"| {case['n']} | {method} | {peer.get('runs', 0)} |"
     if peer["status"] == "skipped":
-        return f"| {case['n']} | {method} | 0 | skipped: {peer['reason']} | | | | | |"
+        return f"{start} skipped: {peer['reason']} | | | | | | |"
     if peer["status"] == "dnf":
-        cap = peer["wall_seconds"]
         return (
-            f"| {case['n']} | {method} | {peer['runs']} | did not finish "
-            f"(killed at {cap:.0f} s) | {peer['peak_MiB']:.0f} | | | | |"
+            f"{start} did not finish (killed at {peer['wall_seconds']:.0f} s) | "
+            f"| {peer['peak_MiB']:.0f} | | | | |"
         )
     if peer["status"] != "ok":
-        return f"| {case['n']} | {method} | {peer['runs']} | failed: {peer['reason']} | | | | | |"
+        return f"{start} failed: {peer['reason']} | | | | | | |"
     ratio = peer["seconds"] / ours["seconds"] if ours["status"] == "ok" else None
     agrees = case["agreement"].get(f"{method}_verdict_agrees")
     return (
-        f"| {case['n']} | {method} | {peer['runs']} | {_number(peer['seconds'])} "
+        f"{start} {_number(peer['seconds'])} | {_number(peer['cpu_seconds'])} "
         f"| {peer['peak_MiB']:.0f} | {peer['verdict']} | {_number(peer.get('beta'), 4)} "
         f"| {_number(ratio)} | {'-' if agrees is None else _yes(agrees)} |"
     )
@@ -490,7 +507,7 @@ def git_state() -> dict[str, Any]:
             )
         except (OSError, subprocess.CalledProcessError):
             return ""
-        return done.stdout.strip()
+        return done.stdout.rstrip("\n")
 
     changed = git("status", "--porcelain", "--", "biosynapse_verify")
     return {
@@ -521,10 +538,13 @@ def report(results: dict[str, Any], peers: list[str]) -> None:
     print("\n".join(ours_table(results["cases"])) + "\n")
     if peers:
         print("\n".join(peer_table(results["cases"], peers)) + "\n")
-    exponent = results["growth_exponent"]
-    local = ", ".join(f"{value:.2f}" for value in results["local_exponents"])
-    print(f"growth exponent of our time against nnz: {_number(exponent)}")
-    print(f"between neighbouring sizes: {local or '-'}")
+    for key, label in (("seconds", "wall"), ("cpu_seconds", "CPU")):
+        exponent = results["growth_exponent"][key]
+        local = ", ".join(f"{value:.2f}" for value in results["local_exponents"][key])
+        print(
+            f"growth exponent of our {label} time against nnz: {_number(exponent)} "
+            f"(between neighbouring sizes: {local or '-'})"
+        )
     for case in results["cases"]:
         for key, value in case["agreement"].items():
             print(f"n = {case['n']}: {key}: {_yes(value)}")
@@ -544,9 +564,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     cases = [run_size(n, args) for n in args.sizes]
     results["load_end"] = [round(x, 2) for x in os.getloadavg()]
     results["cases"] = cases
-    results["growth_exponent"] = growth_exponent(cases)
-    results["local_exponents"] = local_exponents(cases)
-    results["targets"] = targets(cases, results["growth_exponent"])
+    keys = ("seconds", "cpu_seconds")
+    results["growth_exponent"] = {key: growth_exponent(cases, key) for key in keys}
+    results["local_exponents"] = {key: local_exponents(cases, key) for key in keys}
+    results["targets"] = targets(cases, results["growth_exponent"]["seconds"])
     report(results, args.peers)
     if args.json is not None:
         atomic_write_text(

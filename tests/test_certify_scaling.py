@@ -47,7 +47,7 @@ def test_scaling_main_smallest_sizes(tmp_path: Path, capsys) -> None:
     assert json.loads(out.read_text()) == json.loads(json.dumps(results))
     assert "| n | nnz | runs | search s |" in printed
     assert "did not finish" in printed
-    assert "growth exponent of our time against nnz" in printed
+    assert "growth exponent of our wall time against nnz" in printed
 
 
 def test_peer_memory_estimate_skips() -> None:
