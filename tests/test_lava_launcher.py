@@ -5,11 +5,14 @@ from __future__ import annotations
 import math
 
 import pytest
+import yaml
 
+from biosynapse_verify.cli import main
 from biosynapse_verify.simulate.lava_launcher import (
     LavaBackend,
     LavaRangeError,
     LavaUnavailableError,
+    _overflow_message,
     current_based_equivalent,
     float_to_literal,
     lava_python,
@@ -196,3 +199,30 @@ def test_conductance_runs_as_current_based_equivalent():
     assert pop.synapse == "current"
     frozen = 0.5 * (original.v_reset + original.v_threshold)
     assert pop.e_exc - pop.v_rest == pytest.approx(original.e_exc - frozen)
+
+
+def test_fixed_point_overflow_exits_2_naming_parameter(tmp_path, capsys, monkeypatch):
+    # The mapping runs before the Lava environment is looked up, so this
+    # needs no Lava.
+    monkeypatch.setenv("BIOSYNAPSE_LAVA_VENV", str(tmp_path / "absent"))
+    path = tmp_path / "big.yaml"
+    spec = pairing_spec(**{"populations.0.v_threshold": "20 V"})
+    path.write_text(yaml.safe_dump(spec.model_dump(mode="json")))
+    code = main(["simulate", str(path), "--backend", "lava", "--lava-config", "fixed_pt"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "v_threshold" in err
+    assert "floating_pt" in err
+
+
+def test_worker_overflow_message_is_extracted():
+    stderr = (
+        "Traceback (most recent call last):\n"
+        '  File "worker.py", line 3, in run\n'
+        "FixedPointOverflow: fixed-point overflow: the synaptic current u of "
+        "population 'post' left the signed 24-bit range\n"
+    )
+    message = _overflow_message(stderr)
+    assert message.startswith("fixed-point overflow: the synaptic current u")
+    assert "'post'" in message
+    assert _overflow_message("ValueError: something else\n") is None

@@ -39,6 +39,11 @@ and the bias is a 13-bit mantissa times ``2**bias_exp`` with ``bias_exp`` in
   projection's ``w_max`` maps to 255, the top of Loihi's 8-bit weight range.
   Spec bounds are applied by clipping after every learning epoch
   (:mod:`~biosynapse_verify.simulate.lava_worker.processes`).
+- In ``fixed_pt``, lava-nc wraps the 24-bit synaptic current ``u`` around
+  when coincident inputs overflow it, which flips its sign. The worker
+  counts such steps and the run fails with :class:`LavaRangeError`.
+  :mod:`~biosynapse_verify.simulate.lava_error_model` bounds how far
+  ``fixed_pt`` STDP drifts from ``floating_pt``.
 - STDP runs on ``LearningDense`` with one-step epochs. Additive STDP uses
   ``STDPLoihi`` (with ``scaling="stdploihi"``) or an equivalent rule string;
   multiplicative STDP and the power law with ``mu = 1`` use rule strings with
@@ -77,7 +82,6 @@ __all__ = [
     "LavaUnavailableError",
     "LavaWorkerError",
     "RealisedParameter",
-    "compare_backends",
     "current_based_equivalent",
     "float_to_literal",
     "lava_python",
@@ -119,6 +123,9 @@ VOLTAGE_HEADROOM = 0.25
 # relative amount is reported as changed (well above float64 rounding).
 RATIO_TOLERANCE = 1e-9
 STDPLOIHI_IMPULSE = 16  # lava-nc's default x1_impulse and y1_impulse
+# Start of the worker's message when the 24-bit current u would wrap
+# (lava_worker/worker.py defines the same text).
+OVERFLOW_MARKER = "fixed-point overflow:"
 
 
 class LavaUnavailableError(RuntimeError):
@@ -1054,8 +1061,20 @@ def _run_worker(
                 break
         code = process.wait()
     if code != 0:
-        tail = stderr_path.read_text()[-3000:]
-        raise LavaWorkerError(f"the Lava worker exited with status {code}:\n{tail}")
+        text = stderr_path.read_text()
+        overflow = _overflow_message(text)
+        if overflow is not None:
+            raise LavaRangeError(overflow)
+        raise LavaWorkerError(f"the Lava worker exited with status {code}:\n{text[-3000:]}")
+
+
+def _overflow_message(stderr: str) -> str | None:
+    """Return the worker's fixed-point overflow message, if it reported one."""
+    for line in stderr.splitlines():
+        start = line.find(OVERFLOW_MARKER)
+        if start >= 0:
+            return line[start:].strip()
+    return None
 
 
 # --------------------------------------------------------------------------
@@ -1172,17 +1191,21 @@ class LavaBackend:
             If ``.venv-lava`` is missing; the message names the set-up command.
         NotImplementedError
             If the spec uses a feature Lava cannot run; the message names it.
+        LavaRangeError
+            If a value overflows a fixed-point range; the message names it.
         LavaWorkerError
             If the worker fails.
         """
-        python = lava_python(self.venv)
         started = time.perf_counter()
+        # Map first: a spec that Lava cannot run is reported as such even
+        # where the Lava environment is missing.
+        mapping = self.mapping(spec, learning)
+        self.last_mapping = mapping
+        python = lava_python(self.venv)
         plan = prepare_run(
             spec, seeds=seeds, duration=duration, learning=learning,
             initial_weights=initial_weights,
         )
-        mapping = self.mapping(spec, learning)
-        self.last_mapping = mapping
         with tempfile.TemporaryDirectory(prefix="biosynapse-lava-") as tmp:
             folder = Path(tmp)
             initial = write_job(folder, plan, mapping)
@@ -1194,68 +1217,3 @@ class LavaBackend:
             "Lava (%s) simulated %s in %.1f s wall time", self.run_config, spec.name, wall_time
         )
         return _assemble_result(plan, mapping, initial, output, wall_time)
-
-
-# --------------------------------------------------------------------------
-# Comparison
-
-
-def compare_backends(
-    spec: NetworkSpec,
-    reference: SimulationResult,
-    lava: SimulationResult,
-    alpha: float = 0.01,
-    mapping: LavaMapping | None = None,
-) -> dict[str, Any]:
-    """Compare a torch (or other) run with a Lava run of the same spec and seeds.
-
-    Output rates are compared per seed with Welch's t-test and final weights,
-    pooled over seeds and synapses, with the two-sample Kolmogorov–Smirnov
-    test; each test "agrees" when its p-value is at least ``alpha``.
-
-    Returns
-    -------
-    dict
-        JSON-able: backends, wall times, per-population rates, per-projection
-        weight summaries and test results, and the Lava mapping report.
-    """
-    from scipy import stats
-
-    comparison: dict[str, Any] = {
-        "network": spec.name,
-        "backends": [reference.backend, lava.backend],
-        "seeds": list(lava.seeds),
-        "duration_s": lava.duration,
-        "wall_time_s": {reference.backend: reference.wall_time, lava.backend: lava.wall_time},
-        "alpha": alpha,
-        "populations": {},
-        "projections": {},
-    }
-    for pop in spec.populations:
-        a = reference.mean_rates(pop.name).mean(axis=1)
-        b = lava.mean_rates(pop.name).mean(axis=1)
-        test = stats.ttest_ind(a, b, equal_var=False) if a.size > 1 else None
-        p_value = float(test.pvalue) if test is not None and np.isfinite(test.pvalue) else 1.0
-        comparison["populations"][pop.name] = {
-            "rate_hz": {reference.backend: a.tolist(), lava.backend: b.tolist()},
-            "mean_rate_hz": {reference.backend: float(a.mean()), lava.backend: float(b.mean())},
-            "welch_p_value": p_value,
-            "agree": p_value >= alpha,
-        }
-    for proj in spec.projections:
-        if proj.plasticity is None:
-            continue
-        a = reference.final_weights(proj.name).ravel()
-        b = lava.final_weights(proj.name).ravel()
-        test = stats.ks_2samp(a, b)
-        comparison["projections"][proj.name] = {
-            "mean_weight": {reference.backend: float(a.mean()), lava.backend: float(b.mean())},
-            "std_weight": {reference.backend: float(a.std()), lava.backend: float(b.std())},
-            "max_abs_difference": float(np.max(np.abs(a - b))),
-            "ks_statistic": float(test.statistic),
-            "ks_p_value": float(test.pvalue),
-            "agree": bool(test.pvalue >= alpha),
-        }
-    if mapping is not None:
-        comparison["lava_mapping"] = mapping.report()
-    return comparison

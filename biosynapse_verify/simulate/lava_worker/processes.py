@@ -9,6 +9,9 @@
   lava-nc's floating-point model never clips and its fixed-point model only
   saturates at the 8-bit range, so without them a spec's ``w_min`` and
   ``w_max`` would be lost.
+- :class:`CheckedLIF` and its model subclass lava-nc's bit-accurate LIF and
+  count the steps where the 24-bit synaptic current wraps around, so the
+  worker can stop with an error instead of returning wrong dynamics.
 
 Runs under ``.venv-lava`` only; imports lava.
 """
@@ -29,6 +32,8 @@ from lava.proc.dense.models import (
     PyLearningDenseModelBitApproximate,
     PyLearningDenseModelFloat,
 )
+from lava.proc.lif.models import PyLifModelBitAcc
+from lava.proc.lif.process import LIF
 
 
 class EventSource(AbstractProcess):
@@ -153,3 +158,43 @@ class BoundedLearningDenseFixed(PyLearningDenseModelBitApproximate):
         if name == "weights":
             values = _clip_to_bounds(self, values)
         return values
+
+
+class CheckedLIF(LIF):
+    """lava-nc's LIF plus ``overflows``: per neuron, the steps in which ``u`` wrapped.
+
+    Only a fixed-point model exists (:class:`CheckedLifModelFixed`); the
+    worker uses this process in ``fixed_pt`` runs.
+    """
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.overflows = Var(shape=kwargs["shape"], init=0)
+
+
+@implements(proc=CheckedLIF, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("fixed_pt")
+class CheckedLifModelFixed(PyLifModelBitAcc):
+    """lava-nc's bit-accurate LIF model, counting the steps where ``u`` wraps.
+
+    When the decayed current plus the shifted synaptic input leaves the
+    signed 24-bit range, lava-nc 0.10 wraps ``u`` modulo ``2**24``, so a large
+    excitatory current turns into a large inhibitory one. This model computes
+    the same sum first and counts the wraps per neuron; the worker stops the
+    run with an error when any occurred. (Raising inside a process model
+    leaves lava-nc's runtime waiting forever.)
+    """
+
+    # lava-nc's implements decorator rejects a model whose parent implements
+    # another process; clearing the inherited value lets it bind CheckedLIF.
+    implements_process = None
+    overflows: np.ndarray = LavaPyType(np.ndarray, np.int64)
+
+    def subthr_dynamics(self, activation_in: np.ndarray) -> None:
+        factor = self.decay_unity - self.du - self.ds_offset
+        product = np.asarray(self.u, dtype=np.int64) * factor
+        decayed = np.sign(product) * (np.abs(product) >> self.decay_shift)
+        total = decayed + (np.asarray(activation_in, dtype=np.int64) << self.act_shift)
+        self.overflows += (total > self.max_uv_val) | (total <= -self.max_uv_val)
+        super().subthr_dynamics(activation_in)

@@ -29,6 +29,7 @@ import numpy as np
 from processes import (
     BoundedLearningDenseFixed,
     BoundedLearningDenseFloat,
+    CheckedLIF,
     EventSource,
     SpikeCounter,
 )
@@ -41,15 +42,15 @@ def _build_rule(rule: dict, rng_seed: int):
 
     common = dict(
         x1_impulse=rule["x1_impulse"],
-        x1_tau=rule["x1_tau"],
         y1_impulse=rule["y1_impulse"],
-        y1_tau=rule["y1_tau"],
         t_epoch=1,
         rng_seed=rng_seed,
     )
     stdp = rule.get("stdploihi")
     if stdp is None:
-        return Loihi2FLearningRule(dw=rule["dw"], **common)
+        return Loihi2FLearningRule(
+            dw=rule["dw"], x1_tau=rule["x1_tau"], y1_tau=rule["y1_tau"], **common
+        )
     # Build the rule through STDPLoihi so that lava-nc itself rounds the
     # amplitudes; then check that the launcher predicted the same literals and
     # add the synapse mask factor to each product.
@@ -99,7 +100,7 @@ def _build_projection(spec: dict, arrays: dict, rng_seed: int):
     )
 
 
-def _build_population(spec: dict, arrays: dict):
+def _build_population(spec: dict, arrays: dict, run_config: str):
     from lava.proc.lif.process import LIF, LIFRefractory
 
     options = dict(
@@ -115,6 +116,8 @@ def _build_population(spec: dict, arrays: dict):
     )
     if spec["refractory_steps"] > 0:
         return LIFRefractory(refractory_period=spec["refractory_steps"], **options)
+    if run_config == "fixed_pt":
+        return CheckedLIF(**options)
     return LIF(**options)
 
 
@@ -128,7 +131,10 @@ def build_network(job: dict, arrays: dict) -> dict:
         )
         for src in job["sources"]
     }
-    populations = {pop["name"]: _build_population(pop, arrays) for pop in job["populations"]}
+    populations = {
+        pop["name"]: _build_population(pop, arrays, job["run_config"])
+        for pop in job["populations"]
+    }
     counters = {}
     for name, lif in populations.items():
         counters[name] = SpikeCounter(size=lif.s_out.shape[0])
@@ -166,6 +172,31 @@ def _run_config(job: dict):
     )
 
 
+# First words of the message of a fixed-point overflow; the launcher looks
+# for them in stderr and raises LavaRangeError with the message.
+OVERFLOW_MARKER = "fixed-point overflow:"
+
+
+class FixedPointOverflow(RuntimeError):
+    """The 24-bit synaptic current of a fixed-point LIF wrapped around."""
+
+
+def _check_overflows(populations: dict, done: int) -> None:
+    for name, lif in populations.items():
+        if not isinstance(lif, CheckedLIF):
+            continue
+        counts = np.asarray(lif.overflows.get())
+        if counts.any():
+            raise FixedPointOverflow(
+                f"{OVERFLOW_MARKER} the synaptic current u of population {name!r} "
+                f"left the signed 24-bit range in {int(counts.sum())} neuron-steps "
+                f"before Lava step {done}, where Loihi wraps it around and flips its "
+                "sign; too many inputs at large weights arrive within one synaptic "
+                "time constant. Lower w_max of the projections onto it, shorten "
+                "tau_syn, or use floating_pt"
+            )
+
+
 def run(job: dict, arrays: dict) -> dict:
     """Run the network and return the recorded arrays."""
     from lava.magma.core.run_conditions import RunSteps
@@ -195,6 +226,7 @@ def run(job: dict, arrays: dict) -> dict:
         for target in record_after:
             any_process.run(condition=RunSteps(num_steps=target - done), run_cfg=config)
             done = target
+            _check_overflows(net["populations"], done)
             record()
             print(f"progress {done / total:.6f}", flush=True)
         input_counts = {
