@@ -79,6 +79,12 @@ class VerifyOptions:
         Keyword arguments of the backend's constructor, for example
         ``{"device": "cuda"}`` for torch or ``{"run_config": "fixed_pt"}``
         for Lava.
+    compare_backend : str or None
+        A second backend that simulates the spec with the same seeds; the
+        report then shows both side by side with two-sample tests
+        (:func:`~biosynapse_verify.simulate.compare.run_backend_comparison`).
+    compare_options : dict
+        Keyword arguments of the second backend's constructor.
     """
 
     backend: str = "torch"
@@ -86,13 +92,9 @@ class VerifyOptions:
     duration: float | None = None
     seeds: list[int] | None = None
     backend_options: dict = field(default_factory=dict)
+    compare_backend: str | None = None
+    compare_options: dict = field(default_factory=dict)
 
-    compare_backend : str or None
-        A second backend that simulates the spec with the same seeds; the
-        report then shows both side by side with two-sample tests
-        (:func:`~biosynapse_verify.simulate.compare.run_backend_comparison`).
-    compare_options : dict
-        Keyword arguments of the second backend's constructor.
 
 @dataclass
 class VerifyOutcome:
@@ -100,8 +102,6 @@ class VerifyOutcome:
 
     verdict: str
     exit_code: int
-    compare_backend: str | None = None
-    compare_options: dict = field(default_factory=dict)
     certificate: dict
     paths: dict[str, Path] = field(default_factory=dict)
 
@@ -159,14 +159,6 @@ def verify(
     record = _record(
         spec, options, sim, fits, model, states, interior, boundary, judged, analysis, notes
     )
-    if spec.forgetting is not None:
-        with _timed(timings, "forgetting"):
-            forgetting = measure_forgetting(
-                spec,
-                backend,
-                progress=lambda f: progress("forgetting", f),
-                seeds=options.seeds,
-            )
     if options.compare_backend is not None:
         from biosynapse_verify.simulate.compare import run_backend_comparison
 
@@ -175,6 +167,14 @@ def verify(
                 spec, backend, sim, options.compare_backend, options.compare_options,
                 seeds=options.seeds, duration=options.duration,
                 progress=lambda f: progress("compare", f),
+            )
+    if spec.forgetting is not None:
+        with _timed(timings, "forgetting"):
+            forgetting = measure_forgetting(
+                spec,
+                backend,
+                progress=lambda f: progress("forgetting", f),
+                seeds=options.seeds,
             )
         record["forgetting"] = forgetting.to_dict()
         analysis["forgetting_figure"] = forgetting.figure()

@@ -237,11 +237,11 @@ def render_html(certificate: Mapping[str, Any], figures: Mapping[str, bytes]) ->
         "spec_json": _spec_json(plain.get("spec")),
         "derivations": _derivation_views(plain),
         "recheck": _recheck_view(plain.get("recheck")),
+        "comparison": _comparison_view(plain.get("backend_comparison")),
     }
     return _environment().get_template("certificate.html.j2").render(**context)
 
 
-        "comparison": _comparison_view(plain.get("backend_comparison")),
 def render_pdf(html: str) -> bytes:
     """Return the PDF of a page from :func:`render_html`, made with WeasyPrint.
 
@@ -699,6 +699,8 @@ def _figure_view(name: str, data: bytes) -> dict[str, str]:
         "caption": caption,
         "uri": f"data:image/png;base64,{encoded}",
     }
+
+
 def _comparison_view(comparison: Any) -> dict[str, Any] | None:
     """Lay out a backend comparison: runs side by side, tests, Lava's parameters.
 
@@ -776,5 +778,3 @@ def _field(group: str, name: str, key: str) -> Any:
         return entry.get(key) if isinstance(entry, dict) else None
 
     return get
-
-
