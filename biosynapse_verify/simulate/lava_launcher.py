@@ -57,9 +57,12 @@ import json
 import logging
 import math
 import os
+import queue
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -97,6 +100,12 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 LAVA_VENV_ENV = "BIOSYNAPSE_LAVA_VENV"
 LAVA_SETUP_COMMAND = "make setup (or: bash scripts/setup_lava.sh)"
 WORKER_SCRIPT = Path(__file__).resolve().parent / "lava_worker" / "worker.py"
+# Seconds between checks of a running worker's stderr and clock.
+WORKER_POLL_INTERVAL = 1.0
+# Seconds a traceback may stay on the worker's stderr without a progress line
+# before the worker counts as hung. A worker that raises in its own code exits
+# at once; this limit only catches lava-nc runtimes left waiting.
+WORKER_ERROR_GRACE = 60.0
 
 # Loihi bit widths as lava-nc 0.10's process models declare them.
 WEIGHT_TOP = 255  # 8-bit weight magnitude
@@ -1045,27 +1054,104 @@ def write_job(
 def _run_worker(
     python: Path, folder: Path, progress: ProgressCallback | None, timeout: float | None
 ) -> None:
+    """Run the worker on the job in ``folder`` and wait for it.
+
+    The worker runs in its own session so that Lava's runtime processes are
+    killed with it. A process model that raises inside lava-nc 0.10 prints a
+    traceback but leaves the runtime waiting for a message that never comes,
+    so the worker does not exit. Once a traceback has been on stderr for
+    WORKER_ERROR_GRACE seconds without further progress, the launcher kills
+    the worker and raises its stderr.
+    """
     command = [str(python), str(WORKER_SCRIPT), str(folder / "job.json")]
     logger.info("starting the Lava worker: %s", " ".join(command))
     stderr_path = folder / "worker.stderr"
     with open(stderr_path, "w") as stderr:
         process = subprocess.Popen(
-            command, cwd=folder, stdout=subprocess.PIPE, stderr=stderr, text=True
+            command,
+            cwd=folder,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+            start_new_session=True,
         )
-        started = time.monotonic()
-        for line in process.stdout:
-            if line.startswith("progress ") and progress is not None:
-                progress(float(line.split()[1]))
-            if timeout is not None and time.monotonic() - started > timeout:
-                process.kill()
-                break
+        try:
+            failure = _follow_worker(process, stderr_path, progress, timeout)
+        finally:
+            if process.poll() is None:
+                _kill_session(process)
         code = process.wait()
+    text = stderr_path.read_text()
+    if failure is not None:
+        logger.error("Lava worker %d killed: %s", process.pid, failure)
+        raise LavaWorkerError(f"the Lava worker {failure}; its stderr ends with:\n{text[-3000:]}")
     if code != 0:
-        text = stderr_path.read_text()
         overflow = _overflow_message(text)
         if overflow is not None:
             raise LavaRangeError(overflow)
         raise LavaWorkerError(f"the Lava worker exited with status {code}:\n{text[-3000:]}")
+
+
+def _follow_worker(
+    process: subprocess.Popen,
+    stderr_path: Path,
+    progress: ProgressCallback | None,
+    timeout: float | None,
+) -> str | None:
+    """Forward progress lines until the worker's stdout closes.
+
+    Returns None when the worker closed its stdout (it exited), or the
+    reason it must be killed: the timeout passed, or a traceback stayed on
+    stderr for WORKER_ERROR_GRACE seconds.
+    """
+    lines: queue.Queue[str | None] = queue.Queue()
+    reader = threading.Thread(
+        target=_queue_lines, args=(process.stdout, lines), daemon=True
+    )
+    reader.start()
+    started = time.monotonic()
+    traceback_seen: float | None = None
+    while True:
+        try:
+            line = lines.get(timeout=WORKER_POLL_INTERVAL)
+        except queue.Empty:
+            line = ""
+        if line is None:
+            return None
+        if line.startswith("progress "):
+            traceback_seen = None
+            if progress is not None:
+                progress(float(line.split()[1]))
+        now = time.monotonic()
+        if timeout is not None and now - started > timeout:
+            return f"timed out after {timeout:g} s"
+        if traceback_seen is None and _has_traceback(stderr_path):
+            traceback_seen = now
+        if traceback_seen is not None and now - traceback_seen > WORKER_ERROR_GRACE:
+            return (
+                f"raised an exception and made no progress for {WORKER_ERROR_GRACE:g} s"
+            )
+
+
+def _queue_lines(stream, lines: queue.Queue) -> None:
+    for line in stream:
+        lines.put(line)
+    lines.put(None)
+
+
+def _has_traceback(stderr_path: Path) -> bool:
+    try:
+        return "Traceback (most recent call last)" in stderr_path.read_text(errors="replace")
+    except OSError:
+        return False
+
+
+def _kill_session(process: subprocess.Popen) -> None:
+    """Kill the worker and every process of its session (Lava's runtime)."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
 
 
 def _overflow_message(stderr: str) -> str | None:
