@@ -184,7 +184,7 @@ def run_sdp(task: dict[str, Any], net: Any) -> dict[str, Any]:
         "cpu_seconds": cpu_seconds,
         "verdict": "certified" if certified else "not certified",
         "beta": value,
-        "status": problem.status,
+        "solver_status": problem.status,
         "iterations": problem.solver_stats.num_iters,
     }
 
