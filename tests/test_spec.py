@@ -140,3 +140,76 @@ def test_shipped_networks_load(name: str) -> None:
     spec = load_spec(NETWORKS / f"{name}.yaml")
     assert spec.name == name
     assert spec.source
+
+
+def _sparse_spec(n_source: int, n_target: int, probability: float) -> dict:
+    data = _valid()
+    data["inputs"][0]["size"] = n_source
+    data["populations"][0]["size"] = n_target
+    data["projections"][0].update(connectivity="sparse", probability=probability)
+    return data
+
+
+def test_sparse_in_degree_matches_binomial() -> None:
+    n_source, n_target, p = 2000, 500, 0.02
+    proj = build_structure(parse_spec(_sparse_spec(n_source, n_target, p))).projections["ff"]
+    in_degree = np.bincount(proj.post, minlength=n_target)
+    mean, variance = n_source * p, n_source * p * (1 - p)
+    # The mean in-degree over 500 targets has standard error sqrt(variance / 500).
+    assert abs(in_degree.mean() - mean) < 5 * np.sqrt(variance / n_target)
+    # The sample variance of 500 binomial counts is within 30 % of the truth
+    # far beyond 5 standard errors (its relative standard error is about 6 %).
+    assert abs(in_degree.var() / variance - 1) < 0.3
+    out_degree = np.bincount(proj.pre, minlength=n_source)
+    assert abs(out_degree.mean() - n_target * p) < 5 * np.sqrt(n_target * p / n_source)
+
+
+def test_sparse_structure_is_source_major_and_unique() -> None:
+    proj = build_structure(parse_spec(_sparse_spec(300, 200, 0.05))).projections["ff"]
+    flat = proj.pre * 200 + proj.post
+    assert np.all(np.diff(flat) > 0)
+    assert proj.pre.min() >= 0
+    assert proj.pre.max() < 300
+    assert proj.post.min() >= 0
+    assert proj.post.max() < 200
+
+
+def test_sparse_draw_allocates_no_dense_matrix() -> None:
+    import tracemalloc
+
+    spec = parse_spec(_sparse_spec(5000, 5000, 0.001))
+    tracemalloc.start()
+    proj = build_structure(spec).projections["ff"]
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    # About 25000 synapses; a dense uniform matrix would take 200 MB.
+    assert 20_000 < proj.size < 30_000
+    assert peak < 5_000_000
+
+
+def test_sparse_probability_one_keeps_every_pair() -> None:
+    proj = build_structure(parse_spec(_sparse_spec(4, 2, 1.0))).projections["ff"]
+    assert proj.pre.tolist() == [0, 0, 1, 1, 2, 2, 3, 3]
+    assert proj.post.tolist() == [0, 1, 0, 1, 0, 1, 0, 1]
+
+
+def test_bernoulli_indices_keep_each_index_independently() -> None:
+    from biosynapse_verify.spec.structure import bernoulli_indices
+
+    rng = np.random.default_rng(0)
+    total, p, trials = 12, 0.3, 4000
+    kept = np.zeros((trials, total), dtype=bool)
+    for k in range(trials):
+        kept[k, bernoulli_indices(rng, total, p)] = True
+    frequency = kept.mean(axis=0)
+    error = np.sqrt(p * (1 - p) / trials)
+    assert np.all(np.abs(frequency - p) < 5 * error)
+    # Independence of neighbours: P(both kept) = p^2.
+    both = (kept[:, :-1] & kept[:, 1:]).mean(axis=0)
+    assert np.all(np.abs(both - p * p) < 5 * np.sqrt(p * p * (1 - p * p) / trials))
+
+
+def test_bernoulli_indices_empty_total() -> None:
+    from biosynapse_verify.spec.structure import bernoulli_indices
+
+    assert bernoulli_indices(np.random.default_rng(0), 0, 0.5).size == 0

@@ -14,7 +14,13 @@ import numpy as np
 
 from biosynapse_verify.spec.schema import NetworkSpec, Projection
 
-__all__ = ["NetworkStructure", "ProjectionStructure", "build_structure", "initial_weights"]
+__all__ = [
+    "NetworkStructure",
+    "ProjectionStructure",
+    "bernoulli_indices",
+    "build_structure",
+    "initial_weights",
+]
 
 
 @dataclass(frozen=True)
@@ -63,7 +69,11 @@ class NetworkStructure:
 
 
 def build_structure(spec: NetworkSpec) -> NetworkStructure:
-    """Draw every projection's connectivity from ``simulation.connectivity_seed``."""
+    """Draw every projection's connectivity from ``simulation.connectivity_seed``.
+
+    A sparse projection keeps each (source, target) pair independently with
+    its ``probability``; see :func:`bernoulli_indices`.
+    """
     rng = np.random.default_rng(spec.simulation.connectivity_seed)
     projections = {}
     for proj in spec.projections:
@@ -77,8 +87,8 @@ def build_structure(spec: NetworkSpec) -> NetworkStructure:
         if proj.connectivity == "all_to_all":
             pre, post = np.divmod(np.arange(n_source * n_target), n_target)
         else:
-            mask = rng.random((n_source, n_target)) < proj.probability
-            pre, post = np.nonzero(mask)
+            flat = bernoulli_indices(rng, n_source * n_target, proj.probability)
+            pre, post = np.divmod(flat, n_target)
         projections[proj.name] = ProjectionStructure(
             spec=proj,
             pre=pre.astype(np.int64),
@@ -88,6 +98,42 @@ def build_structure(spec: NetworkSpec) -> NetworkStructure:
             source_is_input=source_is_input,
         )
     return NetworkStructure(spec=spec, projections=projections)
+
+
+def bernoulli_indices(
+    rng: np.random.Generator, total: int, probability: float
+) -> np.ndarray:
+    """Draw the indices in ``range(total)`` kept by independent Bernoulli trials.
+
+    Each index is kept with ``probability``, independently of the others,
+    which is the distribution of ``np.nonzero(rng.random(total) < probability)``.
+    The gaps between kept indices are drawn instead: they are independent
+    and geometric on {1, 2, ...}, so time and memory grow with the number
+    kept, not with ``total``.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+    total : int
+        Number of trials (``n_source * n_target`` for a projection).
+    probability : float
+        Probability of keeping each index, in (0, 1].
+
+    Returns
+    -------
+    ndarray of int64, shape (k,)
+        Kept indices in increasing order.
+    """
+    if probability >= 1.0:
+        return np.arange(total, dtype=np.int64)
+    expected = total * probability
+    chunk = int(expected + 6.0 * np.sqrt(expected) + 16)
+    pieces, last = [], -1
+    while last < total:
+        positions = last + np.cumsum(rng.geometric(probability, size=chunk))
+        pieces.append(positions[positions < total])
+        last = int(positions[-1])
+    return np.concatenate(pieces).astype(np.int64, copy=False)
 
 
 def initial_weights(structure: ProjectionStructure, seed: int) -> np.ndarray:
