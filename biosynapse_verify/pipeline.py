@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
@@ -21,10 +22,13 @@ import scipy.sparse as sp
 from biosynapse_verify import __version__
 from biosynapse_verify.dynamics.calibration import calibrate_transfer, static_weights
 from biosynapse_verify.dynamics.equilibrium import (
+    RELATIVE_RESIDUAL_TOL,
     Equilibrium,
     EquilibriumError,
     find_boundary,
     find_interior,
+    relative_residual,
+    settle_rates,
 )
 from biosynapse_verify.dynamics.meanfield import MeanFieldModel
 from biosynapse_verify.errors import NumericalFailure
@@ -33,6 +37,9 @@ from biosynapse_verify.forgetting import measure_forgetting
 from biosynapse_verify.spec.loader import spec_hash
 from biosynapse_verify.spec.schema import NetworkSpec
 from biosynapse_verify.spec.structure import NetworkStructure, build_structure
+
+if TYPE_CHECKING:
+    from biosynapse_verify.certify import SearchOptions
 
 __all__ = ["NumericalFailure", "VerifyOptions", "VerifyOutcome", "verify"]
 
@@ -52,10 +59,22 @@ DENSE_SPECTRUM_MAX = 3000
 # 10^4 neurons and takes minutes per step; GMRES needs about 15 iterations.
 ITERATIVE_NEWTON_MIN_N = 20_000
 ITERATIVE_NEWTON_MAX_STEPS = 40
+# Relative residual of each Newton step's GMRES solve. Inexact Newton still
+# gains up to six orders of magnitude per step. A much smaller value cannot
+# be reached near the solution of a stiff Jacobian because GMRES stalls at
+# the rounding level of A x: with 1e-12, steps near the solution of
+# networks/ei_10k.yaml (n = 160209) took 900 to 1200 iterations and about
+# 3 minutes each on two cores.
+ITERATIVE_NEWTON_RTOL = 1e-6
 # Eigenvalues shown for such large Jacobians, and the tolerance of the
 # shift-invert solves; about 40 s for n = 160209 on two cores.
 SHIFT_INVERT_K = 8
 SHIFT_INVERT_RTOL = 1e-8
+# A neuron counts as silent at an equilibrium when phi'(drive) is below this
+# fraction of its transfer function's gain. Below threshold the softplus rate,
+# its slope, and so the STDP drift of the weights onto the neuron and their
+# eigenvalues all scale with phi' / gain, so these weights barely learn.
+SILENT_SLOPE_FRACTION = 1e-6
 # Calibration extends this far (as a fraction of the weight range) above 1.5
 # times the largest mean final weight, so Newton's iterates stay on fitted ground.
 CALIBRATION_HEADROOM = 0.1
@@ -263,9 +282,11 @@ def _equilibria(
     for label, start in starts.items():
         try:
             if model.n > ITERATIVE_NEWTON_MIN_N:
+                start = settle_rates(model, start, iterative=True)
                 start = _newton_block_jacobi(model, start)
             interior = find_interior(model, start)
             interior.notes.append(f"Newton started from the {label}")
+            interior.notes.extend(_silent_neuron_notes(model, interior.x))
             break
         except EquilibriumError as err:
             notes.append(f"interior Newton from the {label} failed: {err}")
@@ -289,31 +310,63 @@ def _equilibria(
     return interior, boundary, notes
 
 
-def _newton_block_jacobi(model: MeanFieldModel, x0: np.ndarray) -> np.ndarray:
-    """Run damped Newton on F(x) = 0 with block-Jacobi GMRES steps.
+def _silent_neuron_notes(model: MeanFieldModel, x: np.ndarray) -> list[str]:
+    """Return a note counting the neurons that are silent at state ``x``, if any."""
+    drive = model.drive(x)
+    silent = 0
+    for pop in model.spec.populations:
+        start = model.rate_offsets[pop.name]
+        transfer = model.transfers[pop.name]
+        slope = transfer.slope(drive[start : start + pop.size])
+        silent += int(np.sum(slope < SILENT_SLOPE_FRACTION * transfer.gain))
+    if silent == 0:
+        return []
+    return [
+        f"{silent} of {model.n_rates} neurons are silent at this equilibrium "
+        f"(phi' below {SILENT_SLOPE_FRACTION:g} of the gain): the weights onto them "
+        "barely learn, so A has eigenvalues near zero in those directions"
+    ]
 
-    The result is handed to :func:`find_interior`, which confirms the
-    residual and stops at once when it is below its tolerance. Steps stop
-    when the Newton update falls to 1e-13 of the state's magnitude, where
-    the residual is at rounding level.
+
+def _newton_block_jacobi(model: MeanFieldModel, x0: np.ndarray) -> np.ndarray:
+    """Run damped inexact Newton on F(x) = 0 with block-Jacobi GMRES steps.
+
+    Each step's linear solve stops at the relative residual
+    ITERATIVE_NEWTON_RTOL, and Newton stops at the relative residual that
+    :func:`find_interior` accepts, so that function confirms the result
+    without a sparse LU step.
+
+    Raises
+    ------
+    EquilibriumError
+        If the residual is still above the tolerance after
+        ITERATIVE_NEWTON_MAX_STEPS steps, or a step is not finite.
     """
     from biosynapse_verify.certify.blocks import BlockJacobiSolver
 
     labels = _state_structure(model).blocks
     x = x0.copy()
     for step in range(ITERATIVE_NEWTON_MAX_STEPS):
+        residual = relative_residual(model, x)
+        if residual <= RELATIVE_RESIDUAL_TOL:
+            return x
         drift = model.drift(x)
-        solver = BlockJacobiSolver(model.jacobian(x), labels)
+        solver = BlockJacobiSolver(model.jacobian(x), labels, rtol=ITERATIVE_NEWTON_RTOL)
         delta, info = solver.solve(-drift)
         if not np.all(np.isfinite(delta)):
             raise EquilibriumError(f"block-Jacobi Newton step {step} gave non-finite values")
         x = _damped_step(model, x, delta, float(np.linalg.norm(drift)))
         logger.debug(
-            "block-Jacobi Newton step %d: |F| = %.3g, GMRES info %d, %d iterations",
-            step, np.linalg.norm(drift), info, solver.iterations,
+            "block-Jacobi Newton step %d: relative residual %.3g, |F| = %.3g, "
+            "GMRES info %d, %d iterations",
+            step, residual, np.linalg.norm(drift), info, solver.iterations,
         )
-        if np.abs(delta).max() <= 1e-13 * (1.0 + np.abs(x).max()):
-            break
+    residual = relative_residual(model, x)
+    if residual > RELATIVE_RESIDUAL_TOL:
+        raise EquilibriumError(
+            f"block-Jacobi Newton stopped after {ITERATIVE_NEWTON_MAX_STEPS} steps at "
+            f"relative residual {residual:.3g} (tolerance {RELATIVE_RESIDUAL_TOL:g})"
+        )
     return x
 
 
@@ -379,6 +432,22 @@ def _spectrum(jac: sp.csr_matrix, labels: np.ndarray | None = None) -> np.ndarra
     return spla.eigs(jac, k=k, which="LR", return_eigenvectors=False)
 
 
+def _search_options(jac: sp.csr_matrix) -> SearchOptions:
+    """Return the search options for a Jacobian of this size.
+
+    Above ITERATIVE_NEWTON_MIN_N no instability evidence is sought when the
+    ladder finds no candidate: ARPACK's rightmost eigenvalues took 880 s at
+    n = 160330 on two shared cores, and the Chetaev certificate that would
+    turn them into a refutation needs a dense Lyapunov solve, which stops at
+    lyapunov_max_n. The report's spectrum comes from :func:`_spectrum`.
+    """
+    from biosynapse_verify.certify import SearchOptions
+
+    if jac.shape[0] > ITERATIVE_NEWTON_MIN_N:
+        return SearchOptions(find_instability=False)
+    return SearchOptions()
+
+
 def _analyse(
     judged: Equilibrium | None,
     model: MeanFieldModel,
@@ -400,7 +469,7 @@ def _analyse(
     with _timed(timings, "spectrum"):
         eigenvalues = _spectrum(jac, structure.blocks)
     with _timed(timings, "search"):
-        search = search_certificate(jac, structure=structure)
+        search = search_certificate(jac, structure=structure, options=_search_options(jac))
     progress("certify", 0.5)
     analysis = {"A": jac, "eigenvalues": eigenvalues, "search": search, "check": None}
     with _timed(timings, "check"):

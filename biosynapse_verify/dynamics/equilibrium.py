@@ -17,7 +17,14 @@ import scipy.sparse.linalg as spla
 
 from biosynapse_verify.dynamics.meanfield import MeanFieldModel
 
-__all__ = ["Equilibrium", "EquilibriumError", "find_boundary", "find_interior"]
+__all__ = [
+    "RELATIVE_RESIDUAL_TOL",
+    "Equilibrium",
+    "EquilibriumError",
+    "find_boundary",
+    "find_interior",
+    "relative_residual",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -26,6 +33,9 @@ logger = logging.getLogger(__name__)
 # five orders of magnitude above float64 cancellation error in those sums.
 RELATIVE_RESIDUAL_TOL = 1e-10
 MAX_NEWTON_STEPS = 60
+# Relative residual of the GMRES solves of settle_rates(iterative=True);
+# Newton's outer loop corrects what each inexact step leaves.
+SETTLE_GMRES_RTOL = 1e-8
 # Projected Euler on the clipped slow dynamics: each step moves the fastest
 # weight by this fraction of its range, and integration stops when the fastest
 # free weight moves by less than CLIPPED_STEP_TOL per step.
@@ -107,6 +117,15 @@ def _residual_scale(model: MeanFieldModel, x: np.ndarray) -> np.ndarray:
     return scale
 
 
+def relative_residual(model: MeanFieldModel, x: np.ndarray) -> float:
+    """Return the relative residual max_i |F_i(x)| / scale_i of a state.
+
+    Newton stops once this is at most :data:`RELATIVE_RESIDUAL_TOL`; scale_i
+    is the magnitude of the terms summed in F_i (see :func:`_residual_scale`).
+    """
+    return float(np.max(np.abs(model.drift(x)) / _residual_scale(model, x)))
+
+
 def _newton(
     model: MeanFieldModel, x0: np.ndarray, free: np.ndarray
 ) -> tuple[np.ndarray, float, int]:
@@ -181,11 +200,25 @@ def find_interior(model: MeanFieldModel, x0: np.ndarray) -> Equilibrium:
     return Equilibrium("interior", x, free, residual, steps, inside_bounds=inside, notes=notes)
 
 
-def settle_rates(model: MeanFieldModel, x: np.ndarray, steps: int = 50) -> np.ndarray:
+def settle_rates(
+    model: MeanFieldModel, x: np.ndarray, steps: int = 50, iterative: bool = False
+) -> np.ndarray:
     """Return ``x`` with its rates at the fast steady state ``r = phi(d(r, u))``.
 
     Newton on the rate block alone; the weights stay as given. Without
     recurrent projections one step is exact.
+
+    Parameters
+    ----------
+    model : MeanFieldModel
+    x : ndarray, shape (n,)
+        State whose weights are kept.
+    steps : int
+        Most Newton steps taken.
+    iterative : bool
+        Solve each Newton step by GMRES with a Jacobi preconditioner instead
+        of sparse LU, whose factor fills in the recurrent rate block of a
+        large network.
     """
     x = x.copy()
     n_r = model.n_rates
@@ -196,8 +229,31 @@ def settle_rates(model: MeanFieldModel, x: np.ndarray, steps: int = 50) -> np.nd
         if np.max(np.abs(residual)) <= RELATIVE_RESIDUAL_TOL * (1.0 + np.max(np.abs(phi))):
             break
         jac = sp.diags(slope) @ model._drive_by_rate(x) - sp.identity(n_r)
-        x[:n_r] = np.maximum(x[:n_r] - spla.spsolve(sp.csc_matrix(jac), residual), 0.0)
+        if iterative:
+            step = _jacobi_gmres(sp.csr_matrix(jac), residual)
+        else:
+            step = spla.spsolve(sp.csc_matrix(jac), residual)
+        x[:n_r] = np.maximum(x[:n_r] - step, 0.0)
     return x
+
+
+def _jacobi_gmres(jac: sp.csr_matrix, rhs: np.ndarray) -> np.ndarray:
+    """Solve ``jac @ step = rhs`` by GMRES with the inverse diagonal as preconditioner.
+
+    The rate Jacobian is phi' dd/dr - I, whose diagonal is -1 unless a
+    neuron synapses onto itself; a zero diagonal entry is left unscaled.
+    """
+    diagonal = jac.diagonal()
+    safe = np.where(diagonal != 0.0, diagonal, 1.0)
+    preconditioner = spla.LinearOperator(
+        jac.shape, matvec=lambda v: v / safe, dtype=np.float64
+    )
+    step, info = spla.gmres(
+        jac, rhs, rtol=SETTLE_GMRES_RTOL, atol=0.0, restart=60, maxiter=20, M=preconditioner
+    )
+    if info != 0:
+        logger.debug("rate-settling GMRES stopped with info %d", info)
+    return step
 
 
 def run_clipped(
