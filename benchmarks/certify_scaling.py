@@ -1,4 +1,4 @@
-"""Time certificate search and rigorous check from 10^2 to 10^5 states, beside dense peers.
+"""Time certificate search and check from 10^2 to 10^5 states beside dense peers.
 
 Usage::
 
@@ -18,10 +18,10 @@ as the baseline. A peer run still going after ``--cap`` seconds is killed and
 reported as did not finish (DNF). The cap counts from the start of the
 timed part, after the child's imports, an untimed warm-up run on a small
 network and the generation of A. A peer whose estimated peak memory exceeds
-``MEMORY_FRACTION`` of the memory available when it would start is skipped. Times are medians over
-``--repeats`` runs; sizes of at least ``SINGLE_RUN_N`` run once, and a peer
-stops repeating when another run would pass the cap. Targets are printed as
-pass or fail, never asserted.
+``MEMORY_FRACTION`` of the memory available when it would start is
+skipped. Times are medians over ``--repeats`` runs. Sizes of at least
+``SINGLE_RUN_N`` run once, and a peer stops repeating when another run
+would pass the cap. Targets are printed as pass or fail, never asserted.
 """
 
 from __future__ import annotations
@@ -254,7 +254,8 @@ def skip_reason(method: str, n: int) -> str | None:
         return None
     return (
         f"needs about {needed / 2**30:.3g} GiB (estimate), more than "
-        f"{MEMORY_FRACTION:.0%} of the {allowed / MEMORY_FRACTION / 2**30:.3g} GiB available"
+        f"{MEMORY_FRACTION:.0%} of the {allowed / MEMORY_FRACTION / 2**30:.3g} GiB "
+        "available"
     )
 
 

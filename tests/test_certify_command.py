@@ -17,7 +17,7 @@ from biosynapse_verify.cli import main
 
 
 def stable_matrix(n: int = 12, seed: int = 0) -> np.ndarray:
-    """G / sqrt(n) - 1.5 I: Hurwitz, since the spectrum of G / sqrt(n) is near the unit disc."""
+    """Return G / sqrt(n) - 1.5 I, Hurwitz because G / sqrt(n) has spectral radius near 1."""
     rng = np.random.default_rng(seed)
     return rng.standard_normal((n, n)) / np.sqrt(n) - 1.5 * np.eye(n)
 
@@ -340,3 +340,17 @@ def test_check_unreadable_matrix_certificate(
     code, _, err = run_cli(capsys, "check", str(out))
     assert code == 2
     assert words in err
+
+
+def test_writer_and_reader_share_format() -> None:
+    from biosynapse_verify.commands.certify import MATRIX_FORMAT, matrix_sha256
+    from biosynapse_verify.recheck.matrix import MATRIX_FORMAT as READ_FORMAT
+    from biosynapse_verify.recheck.model import canonical_matrix_sha256
+
+    assert MATRIX_FORMAT == READ_FORMAT
+    with_zeros = stable_matrix()
+    with_zeros[0, 1] = 0.0
+    duplicates = sp.coo_matrix(([1.0, 2.0, -3.0], ([0, 0, 1], [1, 1, 0])), shape=(2, 2))
+    explicit_zero = sp.csr_matrix(([0.0, -1.0], ([0, 1], [1, 1])), shape=(2, 2))
+    for A in (with_zeros, duplicates, explicit_zero):
+        assert matrix_sha256(A) == canonical_matrix_sha256(A)

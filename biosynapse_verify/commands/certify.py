@@ -12,13 +12,15 @@ The command runs the same certificate ladder and rigorous checks as
 passed the rigorous check), REFUTED (an instability proof that passed it)
 or INCONCLUSIVE, with the strategy that decided and why the cheaper ones
 did not. With ``--out`` it writes ``certificate.json``, A and the
-certificate's arrays, which ``biosynapse-verify check`` re-verifies. Exit codes: 0 certified, 1 refuted or inconclusive, 2 unreadable
-input, 3 numerical failure.
+certificate's arrays, which ``biosynapse-verify check`` re-verifies. Exit
+codes: 0 certified, 1 refuted or inconclusive, 2 unreadable input, 3
+numerical failure.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
 import platform
@@ -46,6 +48,8 @@ logger = logging.getLogger(__name__)
 EXIT_CERTIFIED = 0
 EXIT_NOT_CERTIFIED = 1
 CERTIFICATE_FILE = "certificate.json"
+MATRIX_FORMAT = {"name": "biosynapse-verify matrix certificate", "version": 1}
+"""Format of the certificate JSON; :mod:`biosynapse_verify.recheck.matrix` reads it."""
 MATRIX_SUFFIXES = (".npy", ".npz", ".mtx")
 MATRIX_MAGIC = {".npy": b"\x93NUMPY", ".npz": b"PK", ".mtx": b"%%MatrixMarket"}
 """First bytes of a .npy file, a .npz (zip) archive and a Matrix Market file."""
@@ -145,7 +149,8 @@ def load_matrix(path: Path) -> np.ndarray | sp.csr_array:
         matrix = _read(path, suffix)
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
         raise BadInputError(
-            f"{path}: cannot read the matrix ({err}); write A with {MATRIX_WRITERS[suffix]}"
+            f"{path}: cannot read the matrix ({err}); write A with "
+            f"{MATRIX_WRITERS[suffix]}"
         ) from None
     matrix = _as_float_matrix(path, matrix)
     _require_finite(path, matrix)
@@ -317,8 +322,6 @@ def _verdict(search: object, check: object) -> tuple[str, str]:
 
 def _record(A: np.ndarray | sp.sparray, result: MatrixVerdict) -> dict:
     from biosynapse_verify import __version__
-    from biosynapse_verify.recheck.matrix import MATRIX_FORMAT
-    from biosynapse_verify.recheck.model import canonical_matrix_sha256
 
     search, check = result.search, result.check
     record = {
@@ -327,7 +330,7 @@ def _record(A: np.ndarray | sp.sparray, result: MatrixVerdict) -> dict:
         "reason": result.reason,
         "n": int(A.shape[0]),
         "nnz": int(A.nnz) if sp.issparse(A) else int(np.count_nonzero(A)),
-        "hashes": {"A": canonical_matrix_sha256(A)},
+        "hashes": {"A": matrix_sha256(A)},
         "ladder": search.to_dict(),
         "check": None if check is None else check.to_dict(),
         "timings": dict(result.timings),
@@ -341,6 +344,27 @@ def _record(A: np.ndarray | sp.sparray, result: MatrixVerdict) -> dict:
     if search.instability is not None:
         record["refutation"] = search.instability.to_dict()
     return record
+
+
+def matrix_sha256(A: np.ndarray | sp.sparray) -> str:
+    """Return the SHA-256 of A in canonical CSR form.
+
+    The digest covers the shape, ``indptr`` and ``indices`` (little-endian
+    int64) and ``data`` (float64) of the CSR form with duplicates summed and
+    indices sorted, as
+    :func:`biosynapse_verify.recheck.model.canonical_matrix_sha256` computes
+    it. It is repeated here because importing the re-check package loads the
+    report and plotting modules, about a second of start-up.
+    """
+    csr = sp.csr_array(A, dtype=np.float64)
+    csr.sum_duplicates()
+    csr.sort_indices()
+    digest = hashlib.sha256()
+    digest.update(np.asarray(csr.shape, dtype="<i8").tobytes())
+    digest.update(csr.indptr.astype("<i8").tobytes())
+    digest.update(csr.indices.astype("<i8").tobytes())
+    digest.update(csr.data.astype("<f8").tobytes())
+    return digest.hexdigest()
 
 
 def run(args: argparse.Namespace, progress) -> int:
