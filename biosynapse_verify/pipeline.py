@@ -791,7 +791,7 @@ def _figures(
             labels = ["slowest eigenvalue of A"]
             if "certified_rate_per_s" in decay:
                 predicted.append(decay["certified_rate_per_s"])
-                labels.append("certified rate alpha")
+                labels.append("certified decay rate")
             figures["decay_rates"] = plot_decay_rates(
                 predicted, [measured] * len(predicted), labels
             )
