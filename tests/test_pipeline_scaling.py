@@ -1,9 +1,10 @@
 """The large-network paths of the verify pipeline, run on small networks.
 
-Above ``ITERATIVE_NEWTON_MIN_N`` the pipeline finds the equilibrium by
-block-Jacobi GMRES Newton and the report's eigenvalues by shift-invert.
-These tests call those paths directly on a scaled-down copy of
-``networks/ei_10k.yaml`` and compare them with the direct methods.
+Above ``ITERATIVE_NEWTON_MIN_N`` the pipeline settles the rates and finds
+the equilibrium by block-Jacobi GMRES Newton, and it skips the spectrum and
+the certificate search when they cannot give a certificate. These tests
+call those paths directly on a scaled-down copy of ``networks/ei_10k.yaml``
+and compare them with the direct methods.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from biosynapse_verify import pipeline
 from biosynapse_verify.dynamics.calibration import static_weights
 from biosynapse_verify.dynamics.equilibrium import (
     RELATIVE_RESIDUAL_TOL,
+    Equilibrium,
     EquilibriumError,
     find_interior,
     relative_residual,
@@ -63,9 +65,9 @@ def test_block_jacobi_newton_matches_sparse_lu_newton() -> None:
     start = _start(model)
     iterative = pipeline._newton_block_jacobi(model, start)
     direct = find_interior(model, start)
-    # Both solve F = 0 to a relative residual of 1e-10 from the same start;
-    # the Jacobian at the root is well conditioned, so the roots agree to
-    # far better than 1e-6 relative.
+    # Both solve F = 0 to a relative residual of 1e-10 from the same start,
+    # and the Jacobian at the root is well conditioned, so the roots agree
+    # to far better than 1e-6 relative.
     np.testing.assert_allclose(iterative, direct.x, rtol=1e-6, atol=1e-9)
 
 
@@ -92,3 +94,56 @@ def test_iterative_rate_settling_matches_lu() -> None:
     iterative = settle_rates(model, x, iterative=True)
     np.testing.assert_allclose(iterative, direct, rtol=1e-9, atol=1e-9)
     assert np.all(iterative[model.n_rates :] == 0.5)
+
+
+def _equilibrium_of(model: MeanFieldModel, x: np.ndarray, inside: bool = True) -> Equilibrium:
+    free = np.ones(model.n, dtype=bool)
+    return Equilibrium("interior", x, free, 0.0, 0, inside_bounds=inside)
+
+
+def test_large_analysis_runs_for_active_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    model = _small_ei_model()
+    x = pipeline._newton_block_jacobi(model, _start(model))
+    monkeypatch.setattr(pipeline, "ITERATIVE_NEWTON_MIN_N", 0)
+    assert pipeline._skipped_large_analysis(_equilibrium_of(model, x), model) is None
+
+
+def test_large_analysis_skipped_outside_bounds(monkeypatch: pytest.MonkeyPatch) -> None:
+    model = _small_ei_model()
+    x = _start(model)
+    monkeypatch.setattr(pipeline, "ITERATIVE_NEWTON_MIN_N", 0)
+    reason = pipeline._skipped_large_analysis(_equilibrium_of(model, x, inside=False), model)
+    assert reason is not None
+    assert "outside the weight bounds" in reason
+
+
+def test_large_analysis_skipped_for_silent_neurons(monkeypatch: pytest.MonkeyPatch) -> None:
+    model = _small_ei_model()
+    # A threshold 1 V above every drive silences both populations.
+    silent = SoftplusTransfer(gain=6900.0, width=1e-3, threshold=1.0)
+    model.transfers = {name: silent for name in model.transfers}
+    monkeypatch.setattr(pipeline, "ITERATIVE_NEWTON_MIN_N", 0)
+    reason = pipeline._skipped_large_analysis(_equilibrium_of(model, _start(model)), model)
+    assert reason is not None
+    assert f"{model.n_rates} of {model.n_rates} neurons are silent" in reason
+
+
+def test_small_analysis_never_skipped() -> None:
+    model = _small_ei_model()
+    equilibrium = _equilibrium_of(model, _start(model), inside=False)
+    assert pipeline._skipped_large_analysis(equilibrium, model) is None
+
+
+def test_skipped_analysis_record_computes_no_spectrum(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    model = _small_ei_model()
+    equilibrium = _equilibrium_of(model, _start(model))
+
+    def fail(*args: object) -> None:
+        raise AssertionError("_spectrum called for a skipped analysis")
+
+    monkeypatch.setattr(pipeline, "_spectrum", fail)
+    skipped = {"verdict": "inconclusive", "reason": "skipped"}
+    summary = pipeline._other_equilibrium(equilibrium, model, equilibrium, skipped)
+    assert summary["spectrum"] is None
