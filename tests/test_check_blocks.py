@@ -149,3 +149,25 @@ def test_sparse_p_routes_to_block_check() -> None:
     c = BlockDiagonalStrategy().search(A)
     result = check_lyapunov(A, c.P, c.beta)
     assert result.method == "block-comparison"
+
+
+def test_rotation_between_diagonal_blocks_proven() -> None:
+    # A rotation couples coordinates 2 and 3, which P = c I keeps in separate
+    # groups: (P A)_23 and (A^T P)_23 cancel, and the check must see that.
+    A = -np.eye(9)
+    A[2:4, 2:4] = [[-1.0, 1.0], [-1.0, -1.0]]
+    A[7:9, 7:9] = [[-1.0, 0.25], [-4.0, -1.0]]
+    P = np.eye(9)
+    P[7:9, 7:9] = [[8.5, -1.7], [-1.7, 1.4]]
+    M = -(A.T @ P + P @ A)
+    beta = 0.45 * float(np.linalg.eigvalsh(M).min())
+    result = check_block_lyapunov(sp.csr_array(A), sp.csr_array(P), beta)
+    assert result.valid, result.reason
+    assert "block comparison" in result.reason
+
+
+def test_rotation_overclaim_still_rejected() -> None:
+    A = -np.eye(4)
+    A[2:4, 2:4] = [[-1.0, 1.0], [-1.0, -1.0]]
+    result = check_block_lyapunov(sp.csr_array(A), sp.identity(4, format="csr"), 1.01)
+    assert not result.valid

@@ -373,11 +373,19 @@ def _off_block_bounds(
     A: sp.csr_array, W: sp.csr_array, N: sp.csr_array | None, fine: np.ndarray,
     coarse: np.ndarray, m: int,
 ) -> sp.csr_array:
-    """Upper bounds of ||(W A~)_gh||_F for g, h in different coarse blocks."""
+    """Upper bounds of ||(W A~)_gh||_F for g, h in different coarse blocks.
+
+    The comparison matrix adds this bound and its transpose. Without a shear
+    the bound is instead half of ||X_gh||_F for X = W E + (W E)^T, with E the
+    off-block part of A, so that entries of W E and (W E)^T that cancel
+    (a rotation between two diagonal blocks of P, say) are not counted twice.
+    """
     n = A.shape[0]
     coo = sp.coo_array(A)
     off = coarse[coo.row] != coarse[coo.col]
     E = sp.csr_array((coo.data[off], (coo.row[off], coo.col[off])), shape=(n, n))
+    if N is None:
+        return _symmetric_off_block_bounds(SparseEnclosure(E).times_exact_left(W), fine, m)
     sheared = SparseEnclosure(E)
     if N is not None:
         sheared = sheared + SparseEnclosure(E).times_exact_left(N)
@@ -395,6 +403,22 @@ def _off_block_bounds(
             squares[~plain], fine[zc.row[~plain]], zc.col[~plain], (m, n)
         )
         result = add_up_sparse(result, upper_sparse_product(column_norms, _shear_row_norms(N, fine, m)))
+    return result
+
+
+def _symmetric_off_block_bounds(
+    Z: SparseEnclosure, fine: np.ndarray, m: int
+) -> sp.csr_array:
+    """Upper bounds of ||(Z + Z^T)_gh||_F / 2 per pair of fine groups."""
+    transposed = SparseEnclosure(
+        sp.csr_array(Z.mid.T), None if Z.rad is None else sp.csr_array(Z.rad.T)
+    )
+    upper = sp.coo_array((Z + transposed).upper_abs())
+    squares = next_up(upper.data**2)
+    result = _rooted_sum(squares, fine[upper.row], fine[upper.col], (m, m))
+    # Halving is exact in binary floating point above the subnormal range,
+    # and next_up keeps the bound an upper bound below it.
+    result.data = next_up(0.5 * result.data)
     return result
 
 
