@@ -104,6 +104,8 @@ class VerifyOptions:
         (:func:`~biosynapse_verify.simulate.compare.run_backend_comparison`).
     compare_options : dict
         Keyword arguments of the second backend's constructor.
+    pdf : bool
+        Write certificate.pdf when WeasyPrint imports; False skips it.
     """
 
     backend: str = "torch"
@@ -113,6 +115,7 @@ class VerifyOptions:
     backend_options: dict = field(default_factory=dict)
     compare_backend: str | None = None
     compare_options: dict = field(default_factory=dict)
+    pdf: bool = True
 
 
 @dataclass
@@ -859,7 +862,7 @@ def _write(
 
     out_dir = options.out_dir or Path("reports") / spec.name
     record["recheck"] = recheck_instructions(out_dir / CERTIFICATE_JSON)
-    pdf_problem = _pdf_unavailable()
+    pdf_problem = _pdf_unavailable() if options.pdf else PDF_NOT_REQUESTED
     record["pdf"] = _pdf_record(pdf_problem)
     finite, replaced = replace_non_finite(record)
     if replaced:
@@ -906,6 +909,7 @@ def _report_arrays(analysis: dict, judged: Equilibrium | None) -> dict[str, obje
 
 
 PDF_INSTALL_COMMAND = "pip install 'biosynapse-verify[pdf]'"
+PDF_NOT_REQUESTED = "not requested (--no-pdf)"
 
 
 def _pdf_unavailable() -> str | None:
@@ -930,6 +934,8 @@ def _pdf_unavailable() -> str | None:
 def _pdf_record(problem: str | None) -> dict:
     if problem is None:
         return {"written": True, "file": "certificate.pdf"}
+    if problem == PDF_NOT_REQUESTED:
+        return {"written": False, "reason": problem}
     return {
         "written": False,
         "reason": f"{problem}; the HTML page has the same content",

@@ -194,3 +194,29 @@ def test_verify_writes_pdf(refuted_report: Path) -> None:
     assert cert["pdf"] == {"file": "certificate.pdf", "written": True}
     pdf = refuted_report.with_name("certificate.pdf").read_bytes()
     assert pdf.startswith(b"%PDF")
+
+
+def test_verify_no_pdf_option(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from biosynapse_verify import pipeline
+
+    captured = []
+
+    class Outcome:
+        exit_code = 0
+
+    def record_options(spec: object, options: object, progress: object) -> Outcome:
+        captured.append(options)
+        return Outcome()
+
+    monkeypatch.setattr(pipeline, "verify", record_options)
+    monkeypatch.setattr(
+        "biosynapse_verify.commands.verify._print_verdict", lambda outcome, seconds: None
+    )
+    path = _tiny_network("multiplicative", tmp_path / "n.yaml")
+    main(["-q", "verify", str(path), "--no-pdf"])
+    main(["-q", "verify", str(path)])
+    assert [options.pdf for options in captured] == [False, True]
+    assert pipeline._pdf_record(pipeline.PDF_NOT_REQUESTED) == {
+        "written": False,
+        "reason": "not requested (--no-pdf)",
+    }

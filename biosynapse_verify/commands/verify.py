@@ -31,6 +31,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "by side with two-sample tests; 'auto' (default) means torch when --backend "
         "is lava and none otherwise",
     )
+    parser.add_argument(
+        "--no-pdf",
+        action="store_true",
+        help="skip certificate.pdf (about 6-10 s); the HTML page has the same content",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -63,6 +68,7 @@ def run(args: argparse.Namespace, progress) -> int:
         backend_options=backend_options(args),
         compare_backend=compare,
         compare_options=backend_options(args, compare) if compare else {},
+        pdf=not args.no_pdf,
     )
     started = time.perf_counter()
     outcome = verify(spec, options, progress=progress)
