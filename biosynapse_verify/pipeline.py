@@ -506,7 +506,9 @@ def _analyse(
     with _timed(timings, "spectrum"):
         eigenvalues = _spectrum(jac, structure.blocks)
     with _timed(timings, "search"):
-        search = search_certificate(jac, structure=structure, options=_search_options(jac))
+        search = search_certificate(
+            jac, structure=structure, options=_search_options(jac), eigenvalues=eigenvalues
+        )
     progress("certify", 0.5)
     analysis = {"A": jac, "eigenvalues": eigenvalues, "search": search, "check": None}
     with _timed(timings, "check"):
