@@ -560,17 +560,9 @@ SCOPE = (
 
 def matrix_hash(matrix: sp.spmatrix | np.ndarray) -> str:
     """Return the SHA-256 of a matrix in canonical CSR form (shape, indices, values)."""
-    import hashlib
+    from biosynapse_verify.hashing import canonical_matrix_sha256
 
-    csr = sp.csr_matrix(matrix)
-    csr.sum_duplicates()
-    csr.sort_indices()
-    digest = hashlib.sha256()
-    digest.update(np.asarray(csr.shape, dtype=np.int64).tobytes())
-    digest.update(csr.indptr.astype(np.int64).tobytes())
-    digest.update(csr.indices.astype(np.int64).tobytes())
-    digest.update(csr.data.astype(np.float64).tobytes())
-    return digest.hexdigest()
+    return canonical_matrix_sha256(matrix)
 
 
 def _versions() -> dict[str, str]:

@@ -20,7 +20,6 @@ numerical failure.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import logging
 import platform
@@ -347,24 +346,10 @@ def _record(A: np.ndarray | sp.sparray, result: MatrixVerdict) -> dict:
 
 
 def matrix_sha256(A: np.ndarray | sp.sparray) -> str:
-    """Return the SHA-256 of A in canonical CSR form.
+    """Return the canonical SHA-256 of A that ``biosynapse-verify check`` compares."""
+    from biosynapse_verify.hashing import canonical_matrix_sha256
 
-    The digest covers the shape, ``indptr`` and ``indices`` (little-endian
-    int64) and ``data`` (float64) of the CSR form with duplicates summed and
-    indices sorted, as
-    :func:`biosynapse_verify.recheck.model.canonical_matrix_sha256` computes
-    it. It is repeated here because importing the re-check package loads the
-    report and plotting modules, about a second of start-up.
-    """
-    csr = sp.csr_array(A, dtype=np.float64)
-    csr.sum_duplicates()
-    csr.sort_indices()
-    digest = hashlib.sha256()
-    digest.update(np.asarray(csr.shape, dtype="<i8").tobytes())
-    digest.update(csr.indptr.astype("<i8").tobytes())
-    digest.update(csr.indices.astype("<i8").tobytes())
-    digest.update(csr.data.astype("<f8").tobytes())
-    return digest.hexdigest()
+    return canonical_matrix_sha256(A)
 
 
 def run(args: argparse.Namespace, progress) -> int:

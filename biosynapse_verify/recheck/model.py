@@ -19,7 +19,6 @@ rigorous check runs on the A recomputed here.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ from biosynapse_verify.dynamics.equilibrium import (
 )
 from biosynapse_verify.dynamics.meanfield import MeanFieldModel
 from biosynapse_verify.dynamics.transfer import SoftplusTransfer
+from biosynapse_verify.hashing import canonical_matrix_sha256
 from biosynapse_verify.recheck.bundle import CertificateBundle, require
 from biosynapse_verify.recheck.errors import (
     RecheckRejection,
@@ -122,22 +122,6 @@ class JacobianReproduction:
         )
 
 
-def canonical_matrix_sha256(matrix: sp.spmatrix | np.ndarray) -> str:
-    """Return the SHA-256 of a matrix in canonical CSR form.
-
-    The digest covers, in order, the shape, ``indptr``, ``indices`` (all as
-    little-endian int64) and ``data`` (float64) of the CSR matrix with
-    duplicates summed and indices sorted. Explicit zeros are kept.
-    """
-    csr = sp.csr_matrix(matrix, copy=True)
-    csr.sum_duplicates()
-    csr.sort_indices()
-    digest = hashlib.sha256()
-    digest.update(np.asarray(csr.shape, dtype="<i8").tobytes())
-    digest.update(csr.indptr.astype("<i8").tobytes())
-    digest.update(csr.indices.astype("<i8").tobytes())
-    digest.update(csr.data.astype("<f8").tobytes())
-    return digest.hexdigest()
 
 
 def rebuild_spec(bundle: CertificateBundle) -> NetworkSpec:
