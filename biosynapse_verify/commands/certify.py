@@ -131,7 +131,7 @@ def load_matrix(path: Path) -> np.ndarray | sp.csr_array:
     Raises
     ------
     BadInputError
-        If the file is missing, has another suffix, holds no single square
+        If the file is missing, has another suffix, contains no single square
         numeric matrix, or has a NaN or infinite entry.
     """
     suffix = path.suffix.lower()
